@@ -1,0 +1,1 @@
+"""Freespee (Kaisa) call tracking: customers and sources."""

@@ -1,0 +1,1 @@
+"""sipgate: numbers, extensions, DND, balance and SMS of a customer account."""

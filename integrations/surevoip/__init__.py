@@ -1,0 +1,1 @@
+"""SureVoIP: partner customer accounts and UK numbers."""
