@@ -70,7 +70,7 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class CustomerRecord:
-    """A customer at a provider. `remote_id`: Freespee customer_id, SureVoIP account, sipgate user."""
+    """A customer at a provider; `remote_id` is its id there (customer_id, account, user)."""
 
     custnr: str
     name: str

@@ -155,7 +155,9 @@ class HttpClient:
         if status == 401:
             error = AuthenticationError(message, status=status)
         elif status in TRANSIENT_STATUSES:
-            error = TransientError(message, status=status, retry_after=retry_after_seconds(response))
+            error = TransientError(
+                message, status=status, retry_after=retry_after_seconds(response)
+            )
         elif status == 404:
             error = NotFoundError(message, status=status)
         elif status == 501:
@@ -210,5 +212,9 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
     text = str(exc)
     return any(
         marker in text
-        for marker in ("Failed to establish a new connection", "Connection refused", "NewConnectionError")
+        for marker in (
+            "Failed to establish a new connection",
+            "Connection refused",
+            "NewConnectionError",
+        )
     )

@@ -204,7 +204,9 @@ class SandboxApp:
         if provider and provider not in self.sandboxes:
             return json_response({"error": f"unknown provider {provider!r}"}, status=400)
         if action == "state" and request.method == "GET":
-            return json_response({name: sandbox.state() for name, sandbox in self.sandboxes.items()})
+            return json_response(
+                {name: sandbox.state() for name, sandbox in self.sandboxes.items()}
+            )
         if action == "reset" and request.method == "POST":
             self.reset()
             return json_response({"reset": True})
@@ -296,7 +298,9 @@ def build_app(
     from integrations.surevoip.sandbox import SureVoIPSandbox
 
     if accounts is None:
-        accounts = {provider: {user: password} for provider, (user, password) in DEMO_ACCOUNTS.items()}
+        accounts = {
+            provider: {user: password} for provider, (user, password) in DEMO_ACCOUNTS.items()
+        }
     return SandboxApp(
         [
             FreespeeSandbox(accounts.get("freespee", {})),

@@ -31,6 +31,15 @@ class RunningSandbox:
         return self.control("GET", "state").json()
 
 
+@pytest.fixture(autouse=True)
+def plain_static_files(settings):
+    """Tests render pages without running collectstatic first."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture(scope="session")
 def sandbox_server():
     app = build_app()
