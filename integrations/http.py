@@ -37,6 +37,9 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 MAX_RECORDED_BODY = 20_000
 
 FieldErrorParser = Callable[[requests.Response], tuple[str, dict[str, list[str]]]]
+# Called before each request with its method; raises (e.g. a TransientError with
+# retry_after when a shared request budget is spent) to stop it being sent.
+Gate = Callable[[str], None]
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -73,11 +76,13 @@ class HttpClient:
         base_url: str,
         auth: requests.auth.AuthBase | None,
         recorder: Recorder | None = None,
+        gate: Gate | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         self.config = config
         self.base_url = base_url.rstrip("/")
         self.recorder = recorder
+        self.gate = gate
         self.session = requests.Session()
         self.session.auth = auth
         self.session.headers["User-Agent"] = USER_AGENT
@@ -106,6 +111,8 @@ class HttpClient:
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         url = self.url(path)
+        if self.gate is not None:
+            self.gate(method)
         started = time.monotonic()
         response = None
         error = ""

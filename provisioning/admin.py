@@ -111,7 +111,8 @@ class ProviderAccountForm(forms.ModelForm):
             "secret",
             "surevoip_partner_name",
             "customer",
-            "requests_per_hour",
+            "request_budget",
+            "request_budget_window",
             "paused",
             "paused_reason",
         ]

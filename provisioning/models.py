@@ -187,9 +187,16 @@ class ProviderAccount(models.Model):
         related_name="own_provider_accounts",
         help_text="sipgate: the customer this sipgate account belongs to.",
     )
-    requests_per_hour = models.PositiveIntegerField(
-        default=5000, validators=[MinValueValidator(1)], help_text="Shared request budget."
+    # The request budget shared by every worker: this many requests per window
+    # (SureVoIP allows 5000 an hour), a share of it kept for reconciliation reads.
+    request_budget = models.PositiveIntegerField(
+        default=5000, validators=[MinValueValidator(1)], help_text="Requests allowed per window."
     )
+    request_budget_window = models.PositiveIntegerField(
+        "budget window (seconds)", default=3600, validators=[MinValueValidator(1)]
+    )
+    # Set from the provider's own rate-limit headers when it says we are out.
+    rate_limited_until = models.DateTimeField(null=True, blank=True, editable=False)
     paused = models.BooleanField(default=False)
     paused_reason = models.CharField(max_length=300, blank=True)
     last_ping_at = models.DateTimeField(null=True, blank=True)
@@ -471,6 +478,8 @@ class SyncOperation(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    # When a worker was last asked to run it; the sweeper re-sends lost wake-ups.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     error_field = models.CharField(max_length=60, blank=True)
@@ -535,3 +544,62 @@ class HttpExchange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.url} → {self.status or self.error}"
+
+
+class BudgetSpend(models.Model):
+    """One request taken from an account's budget (the embedded default's shared log;
+    with Redis the log lives there)."""
+
+    provider_account = models.ForeignKey(
+        ProviderAccount, on_delete=models.CASCADE, related_name="+"
+    )
+    spent_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["provider_account", "spent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider_account_id} at {self.spent_at}"
+
+
+class RunState(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of a provider account's remote state with the portal's."""
+
+    provider_account = models.ForeignKey(
+        ProviderAccount, on_delete=models.CASCADE, related_name="reconciliation_runs"
+    )
+    dry_run = models.BooleanField(default=False, help_text="A plan: nothing was written.")
+    state = models.CharField(max_length=12, choices=RunState.choices, default=RunState.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    requests = models.PositiveIntegerField(default=0)
+    in_sync = models.PositiveIntegerField(default=0)
+    drifted = models.PositiveIntegerField(default=0)
+    missing = models.PositiveIntegerField(default=0)
+    unmanaged = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # Remote objects the portal does not manage, as found (capped), for adoption:
+    # [{"kind": "customer"|"source"|"number", "remote_id": …, "record": {…}}].
+    unmanaged_items = models.JSONField(default=list, blank=True)
+    # What a push would do now: {"create": n, "update": n, "delete": n}.
+    pending_push = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [choices_constraint("state", RunState, "reconciliation_run_state_valid")]
+        indexes = [models.Index(fields=["provider_account", "-started_at"])]
+
+    def __str__(self) -> str:
+        kind = "Plan" if self.dry_run else "Reconciliation"
+        return f"{kind} of {self.provider_account} at {self.started_at:%Y-%m-%d %H:%M}"

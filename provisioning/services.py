@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.contract import Ping
+from integrations.errors import AuthenticationError, IntegrationError
 from provisioning.models import (
     ApiKey,
     Customer,
@@ -20,6 +22,7 @@ from provisioning.models import (
     Partner,
     ProviderAccount,
     ProviderKind,
+    ReconciliationRun,
     Source,
     SyncAction,
     SyncedModel,
@@ -32,12 +35,12 @@ logger = logging.getLogger(__name__)
 OPEN_STATES = (OperationState.PENDING, OperationState.RUNNING)
 
 
-def operation_wake(operation_id: int) -> None:
+def operation_wake(operation_id: int, *, countdown: float = 0) -> None:
     """Publish the operation to a worker; a lost wake-up is re-sent by the sweeper."""
     from provisioning.tasks import sync_operation_run
 
     try:
-        sync_operation_run.delay(operation_id)
+        sync_operation_run.apply_async((operation_id,), countdown=countdown or None)
     except Exception:  # noqa: BLE001 - any broker failure: the sweeper re-dispatches due work
         logger.warning("Could not wake a worker for operation %s; the sweeper will.", operation_id)
 
@@ -95,6 +98,7 @@ def sync_operation_enqueue(
         partner=_partner_of(obj),
         provider_account=obj.provider_account,
         action=action,
+        dispatched_at=timezone.now(),
         requested_by=requested_by if getattr(requested_by, "pk", None) else None,
         **{field: obj},
     )
@@ -268,3 +272,173 @@ def api_key_create(*, partner: Partner, name: str) -> tuple[ApiKey, str]:
     api_key.full_clean()
     api_key.save()
     return api_key, key
+
+
+@transaction.atomic
+def provider_account_pause(*, provider_account: ProviderAccount, reason: str) -> None:
+    """Stop pushing to an account; its operations wait until it is resumed."""
+    ProviderAccount.objects.filter(pk=provider_account.pk).update(
+        paused=True, paused_reason=reason[:300], last_error=reason
+    )
+    provider_account.paused, provider_account.paused_reason = True, reason[:300]
+
+
+@transaction.atomic
+def provider_account_resume(*, provider_account: ProviderAccount) -> int:
+    """Resume an account and wake its waiting operations; returns how many."""
+    ProviderAccount.objects.filter(pk=provider_account.pk).update(paused=False, paused_reason="")
+    provider_account.paused, provider_account.paused_reason = False, ""
+    waiting = SyncOperation.objects.filter(
+        provider_account=provider_account, state=OperationState.PENDING
+    )
+    now = timezone.now()
+    ids = list(waiting.values_list("id", flat=True))
+    waiting.update(next_attempt_at=now, dispatched_at=now)
+    for operation_id in ids:
+        transaction.on_commit(lambda operation_id=operation_id: operation_wake(operation_id))
+    return len(ids)
+
+
+@transaction.atomic
+def operation_retry(*, operation: SyncOperation, requested_by: User | None) -> SyncOperation:
+    """Try a failed operation again from the start."""
+    if operation.state != OperationState.FAILED:
+        raise ValidationError({"state": "Only a failed operation can be retried."})
+    operation = SyncOperation.objects.select_for_update().get(pk=operation.pk)
+    now = timezone.now()
+    operation.state = OperationState.PENDING
+    operation.attempts = 0
+    operation.error = ""
+    operation.error_field = ""
+    operation.next_attempt_at = now
+    operation.dispatched_at = now
+    operation.finished_at = None
+    operation.save()
+    target = operation.target
+    type(target).objects.filter(pk=target.pk).update(
+        sync_state=SyncState.DELETING
+        if operation.action == SyncAction.DELETE
+        else SyncState.PENDING,
+        sync_error="",
+        sync_error_field="",
+    )
+    transaction.on_commit(lambda: operation_wake(operation.id))
+    return operation
+
+
+def provider_account_ping(*, provider_account: ProviderAccount) -> Ping:
+    """Ping an account and record its health; a good ping resumes an account paused on 401."""
+    from provisioning.budget import Purpose
+    from provisioning.sync import adapter_for, recording
+
+    now = timezone.now()
+    with recording(Purpose.RECONCILE):
+        try:
+            ping = adapter_for(provider_account).ping()
+        except AuthenticationError as exc:
+            ping = Ping(ok=False, latency_ms=0, detail=exc.message)
+            provider_account_pause(
+                provider_account=provider_account,
+                reason=f"The provider refused the credentials: {exc.message}",
+            )
+        except IntegrationError as exc:
+            ping = Ping(ok=False, latency_ms=0, detail=exc.message)
+    ProviderAccount.objects.filter(pk=provider_account.pk).update(
+        last_ping_at=now,
+        last_ping_ms=ping.latency_ms if ping.ok else None,
+        last_error="" if ping.ok else ping.detail,
+    )
+    if ping.ok and provider_account.paused:
+        provider_account_resume(provider_account=provider_account)
+    return ping
+
+
+@transaction.atomic
+def reconciliation_adopt(
+    *, run: ReconciliationRun, remote_ids: list[str], requested_by: User | None
+) -> int:
+    """Bind unmanaged remote objects found by a run to new portal rows; returns how many."""
+    provider_account = run.provider_account
+    wanted = set(remote_ids)
+    adopted = 0
+    # Customers first, so that sources and numbers found in the same run can attach to them.
+    items = sorted(
+        (item for item in run.unmanaged_items if item["remote_id"] in wanted),
+        key=lambda item: item["kind"] != "customer",
+    )
+    for item in items:
+        record, kind = item["record"], item["kind"]
+        synced = {"sync_state": SyncState.SYNCED, "last_synced_at": timezone.now()}
+        if kind == "customer":
+            customer = Customer.objects.filter(
+                partner=provider_account.partner, custnr=record["custnr"], deleted_at__isnull=True
+            ).first() or Customer.objects.create(
+                partner=provider_account.partner,
+                name=record["name"][:60] or record["remote_id"],
+                custnr=record["custnr"] or f"adopted-{record['remote_id']}",
+                email=record.get("email", ""),
+            )
+            CustomerAccount.objects.get_or_create(
+                customer=customer,
+                provider_account=provider_account,
+                defaults={"remote_id": record["remote_id"], **synced},
+            )
+        else:
+            customer = _adopted_owner(provider_account, record["customer_remote_id"])
+            if customer is None:
+                continue
+            if kind == "source":
+                Source.objects.create(
+                    customer=customer,
+                    provider_account=provider_account,
+                    remote_id=record["remote_id"],
+                    name=record["name"][:60],
+                    media=record["media"][:100],
+                    phonenr=record["phonenr"],
+                    destnr=record["destnr"],
+                    status=record["status"],
+                    **synced,
+                )
+            else:
+                Number.objects.create(
+                    customer=customer,
+                    provider_account=provider_account,
+                    remote_id=record["remote_id"] or record["e164"],
+                    e164=record["e164"],
+                    destination=record["destination"],
+                    activated=record["activated"],
+                    ported=record["ported"],
+                    extension=record["extension"],
+                    outgoing=record["outgoing"],
+                    dnd=record["dnd"],
+                    **synced,
+                )
+        adopted += 1
+    run.unmanaged_items = [i for i in run.unmanaged_items if i["remote_id"] not in wanted]
+    run.save(update_fields=["unmanaged_items"])
+    return adopted
+
+
+def _adopted_owner(provider_account: ProviderAccount, customer_remote_id: str) -> Customer | None:
+    if provider_account.kind == ProviderKind.SIPGATE:
+        return provider_account.customer
+    account = CustomerAccount.objects.filter(
+        provider_account=provider_account, remote_id=customer_remote_id
+    ).first()
+    return account.customer if account else None
+
+
+@transaction.atomic
+def drift_push(
+    *, obj: CustomerAccount | Source | Number, requested_by: User | None
+) -> SyncOperation | None:
+    """Push the portal's desired state back over what drifted at the provider."""
+    missing = "exists" in obj.drift
+    obj.drift = {}
+    if missing:
+        # Gone at the provider: create it again.
+        obj.remote_id = "" if not isinstance(obj, Number) else obj.remote_id
+        obj.save(update_fields=["drift", "remote_id", "updated_at"])
+        return sync_operation_enqueue(obj=obj, action=SyncAction.CREATE, requested_by=requested_by)
+    obj.save(update_fields=["drift", "updated_at"])
+    return sync_operation_enqueue(obj=obj, action=SyncAction.UPDATE, requested_by=requested_by)

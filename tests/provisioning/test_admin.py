@@ -102,7 +102,8 @@ def test_provider_account_secret_is_kept_when_left_empty(support):
         "api_version": "2.4.9",
         "username": account.username,
         "secret": "",
-        "requests_per_hour": 5000,
+        "request_budget": 5000,
+        "request_budget_window": 3600,
     }
 
     response = support.post(url, form)
