@@ -71,6 +71,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory, so that end-to-end tests share it with a worker process.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
     # Web, worker and beat share one file: WAL lets readers run beside a writer,
     # IMMEDIATE takes the write lock up front instead of failing mid-transaction.
     DATABASES["default"]["OPTIONS"] = {
@@ -131,14 +133,14 @@ X_FRAME_OPTIONS = "DENY"
 
 # Celery. The embedded broker is kombu's file-system transport: one folder that
 # web, worker and beat all see, so it needs no server.
-BROKER_DIR = VAR_DIR / "broker"
+BROKER_DIR = Path(env("BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 if REDIS_URL:
     # An unacknowledged task comes back after this long; the sweeper re-dispatches
     # due work well before it, so long waits never live in the broker.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
-    BROKER_DIR.mkdir(exist_ok=True)
+    BROKER_DIR.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),

@@ -1,7 +1,20 @@
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 import requests
 
-from integrations.sandbox import build_app, serve
+ROOT = Path(__file__).resolve().parent.parent
+# Tests and the worker processes they start share their own broker folder,
+# away from the one `make run` uses (ignored when REDIS_URL sets the broker).
+os.environ.setdefault("BROKER_DIR", str(ROOT / "var" / "test-broker"))
+
+from integrations.sandbox import build_app, serve  # noqa: E402 - after the environment is set
 
 
 class RunningSandbox:
@@ -54,3 +67,113 @@ def sandbox(sandbox_server):
     sandbox_server.control("POST", "reset")
     yield sandbox_server
     sandbox_server.control("POST", "reset")
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, message: str = ""):
+    """Poll until `predicate()` is truthy and return its value, or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {message or predicate}")
+        time.sleep(interval)
+
+
+def test_database_url() -> str:
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    user = settings.get("USER") or "postgres"
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    host = settings.get("HOST") or "127.0.0.1"
+    port = settings.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
+
+
+test_database_url.__test__ = False
+
+
+class WorkerProcesses:
+    """Real Celery worker processes on the test database and broker."""
+
+    def __init__(self, concurrency: int, log_dir: Path) -> None:
+        self.concurrency = concurrency
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, count: int = 1) -> None:
+        env = {**os.environ, "DATABASE_URL": test_database_url()}
+        for _ in range(count):
+            index = len(self.processes)
+            log = open(self.log_dir / f"worker-{index}.log", "ab")  # noqa: SIM115 - closed in stop
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "--app",
+                    "portal",
+                    "worker",
+                    "--queues",
+                    "provider,reconciliation",
+                    "--concurrency",
+                    str(self.concurrency),
+                    "--pool",
+                    "prefork",
+                    "--loglevel",
+                    "INFO",
+                    "--hostname",
+                    f"test{index}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            process.log = log
+            self.processes.append(process)
+
+    def kill(self) -> None:
+        """SIGKILL every worker process group: no chance to finish or acknowledge."""
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+            process.log.close()
+        self.processes = []
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+            process.log.close()
+        self.processes = []
+
+
+@pytest.fixture
+def celery_workers(transactional_db, tmp_path):
+    """Start real worker processes with `celery_workers.start()`; stopped at the end."""
+    from portal.celery import app
+
+    with app.connection_for_write() as connection:
+        for queue in ("provider", "reconciliation"):
+            # A queue that does not exist yet is empty already.
+            with contextlib.suppress(Exception):
+                connection.default_channel.queue_purge(queue)
+    workers = WorkerProcesses(concurrency=4, log_dir=tmp_path)
+    yield workers
+    workers.stop()
