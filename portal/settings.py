@@ -37,6 +37,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "django_filters",
+    "rest_framework",
+    "drf_spectacular",
     "provisioning",
 ]
 
@@ -159,6 +162,47 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "provisioning.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["provisioning.api.permissions.IsPartnerClient"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "provisioning.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": ["provisioning.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env("API_RATE", default="6000/min")},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "provisioning.api.errors.problem_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Partner provisioning API",
+    "DESCRIPTION": (
+        "Provision customers, call-tracking sources and numbers at Freespee, SureVoIP and "
+        "sipgate. Authenticate with `Authorization: Bearer <key>`. Writes are queued and "
+        "answered with 202 Accepted; each object carries its sync state."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "OperationStateEnum": "provisioning.models.OperationState",
+        "RunStateEnum": "provisioning.models.RunState",
+        "SyncStateEnum": "provisioning.models.SyncState",
+        "SourceStatusEnum": "provisioning.models.SourceStatus",
+        "ProviderKindEnum": "provisioning.models.ProviderKind",
+    },
+}
 
 # Where `seed_demo` points the demo provider accounts.
 SANDBOX_URL = env("SANDBOX_URL", default="http://127.0.0.1:8100")

@@ -563,6 +563,7 @@ class BudgetSpend(models.Model):
 
 
 class RunState(models.TextChoices):
+    QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
@@ -575,8 +576,9 @@ class ReconciliationRun(models.Model):
         ProviderAccount, on_delete=models.CASCADE, related_name="reconciliation_runs"
     )
     dry_run = models.BooleanField(default=False, help_text="A plan: nothing was written.")
-    state = models.CharField(max_length=12, choices=RunState.choices, default=RunState.RUNNING)
-    started_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=12, choices=RunState.choices, default=RunState.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     pages = models.PositiveIntegerField(default=0)
     requests = models.PositiveIntegerField(default=0)
@@ -596,10 +598,31 @@ class ReconciliationRun(models.Model):
     )
 
     class Meta:
-        ordering = ["-started_at", "-id"]
+        ordering = ["-created_at", "-id"]
         constraints = [choices_constraint("state", RunState, "reconciliation_run_state_valid")]
-        indexes = [models.Index(fields=["provider_account", "-started_at"])]
+        indexes = [models.Index(fields=["provider_account", "-created_at"])]
 
     def __str__(self) -> str:
         kind = "Plan" if self.dry_run else "Reconciliation"
-        return f"{kind} of {self.provider_account} at {self.started_at:%Y-%m-%d %H:%M}"
+        return f"{kind} of {self.provider_account} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a POST sent with an `Idempotency-Key`, replayed on repeats."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "key"], name="idempotency_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.method} {self.path})"

@@ -262,17 +262,21 @@ def _pending_push(provider_account: ProviderAccount) -> dict[str, int]:
     return counts
 
 
-def reconciliation_run(
-    *, provider_account_id: int, dry_run: bool = False, requested_by: Any = None
-) -> ReconciliationRun:
-    """Compare an account's remote state with the portal's and record the run."""
-    provider_account = ProviderAccount.objects.get(pk=provider_account_id)
-    run = ReconciliationRun.objects.create(
-        provider_account=provider_account,
-        dry_run=dry_run,
-        pending_push=_pending_push(provider_account),
-        requested_by=requested_by if getattr(requested_by, "pk", None) else None,
-    )
+def reconciliation_run(*, run_id: int) -> ReconciliationRun | None:
+    """Carry out a queued run: compare the account's remote state with the portal's."""
+    with transaction.atomic():
+        run = (
+            ReconciliationRun.objects.select_for_update()
+            .filter(pk=run_id, state=RunState.QUEUED)
+            .select_related("provider_account")
+            .first()
+        )
+        if run is None:
+            return None
+        run.state, run.started_at = RunState.RUNNING, timezone.now()
+        run.save(update_fields=["state", "started_at"])
+    provider_account, dry_run = run.provider_account, run.dry_run
+    run.pending_push = _pending_push(provider_account)
     tally = Tally()
     started = time.monotonic()
     with recording(Purpose.RECONCILE) as exchanges:
@@ -318,10 +322,6 @@ def reconciliation_run(
         run.unmanaged,
     )
     return run
-
-
-def reconcilable_account_ids() -> list[int]:
-    return list(ProviderAccount.objects.filter(paused=False).values_list("id", flat=True))
 
 
 def provider_accounts_ping() -> None:

@@ -442,3 +442,69 @@ def drift_push(
         return sync_operation_enqueue(obj=obj, action=SyncAction.CREATE, requested_by=requested_by)
     obj.save(update_fields=["drift", "updated_at"])
     return sync_operation_enqueue(obj=obj, action=SyncAction.UPDATE, requested_by=requested_by)
+
+
+# Writing last_used_at on every request would turn each read into a write.
+API_KEY_TOUCH_EVERY = 60
+
+
+def api_key_touch(*, api_key: ApiKey) -> None:
+    """Record that a key was used (at most once a minute)."""
+    now = timezone.now()
+    if api_key.last_used_at and (now - api_key.last_used_at).total_seconds() < API_KEY_TOUCH_EVERY:
+        return
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    """Revoke a key; it stops working at once."""
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@transaction.atomic
+def reconciliation_request(
+    *, provider_account: ProviderAccount, dry_run: bool = False, requested_by: User | None
+) -> ReconciliationRun:
+    """Queue a reconciliation (or a dry-run plan) of one account."""
+    run = ReconciliationRun.objects.create(
+        provider_account=provider_account,
+        dry_run=dry_run,
+        requested_by=requested_by if getattr(requested_by, "pk", None) else None,
+    )
+    transaction.on_commit(lambda: _reconciliation_wake(run.id))
+    return run
+
+
+def _reconciliation_wake(run_id: int) -> None:
+    from provisioning.tasks import reconciliation_run
+
+    try:
+        reconciliation_run.delay(run_id)
+    except Exception:  # noqa: BLE001 - the run stays queued; the next schedule queues another
+        logger.warning("Could not queue reconciliation run %s.", run_id)
+
+
+def reconciliation_request_all() -> int:
+    """Queue a reconciliation of every account that is not paused."""
+    accounts = ProviderAccount.objects.filter(paused=False)
+    for provider_account in accounts:
+        reconciliation_request(provider_account=provider_account, requested_by=None)
+    return len(accounts)
+
+
+def number_search(
+    *,
+    provider_account: ProviderAccount,
+    areacode: str = "",
+    number_filter: str = "",
+    number_range: str = "",
+) -> list:
+    """Available SureVoIP numbers, searched through the account (its budget applies)."""
+    from provisioning.sync import adapter_for, recording
+
+    with recording():
+        return adapter_for(provider_account).numbers_search(
+            areacode=areacode, number_filter=number_filter, number_range=number_range
+        )

@@ -5,7 +5,7 @@ are rows with a due time that the sweeper dispatches, never long countdowns.
 """
 
 from portal.celery import app
-from provisioning import reconciliation, sync
+from provisioning import reconciliation, services, sync
 
 SYNC_TASK_OPTIONS = {
     "acks_late": True,
@@ -33,11 +33,10 @@ def provider_accounts_ping() -> None:
 
 
 @app.task(**RECONCILIATION_TASK_OPTIONS)
-def reconciliation_run(provider_account_id: int) -> None:
-    reconciliation.reconciliation_run(provider_account_id=provider_account_id)
+def reconciliation_run(run_id: int) -> None:
+    reconciliation.reconciliation_run(run_id=run_id)
 
 
 @app.task(**SYNC_TASK_OPTIONS)
 def reconciliation_all() -> None:
-    for provider_account_id in reconciliation.reconcilable_account_ids():
-        reconciliation_run.delay(provider_account_id)
+    services.reconciliation_request_all()
