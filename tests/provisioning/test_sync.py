@@ -125,7 +125,7 @@ def test_source_gets_its_tracking_number_written_back(freespee, partner):
         requested_by=None,
         name="AdWords",
         media="Google.com",
-        phonenr="+46890510",
+        phonenr="+4689051000",
     )
 
     run_open_operations()
@@ -145,7 +145,7 @@ def test_source_waits_for_its_customer_without_calling(freespee, partner, sandbo
         requested_by=None,
         name="AdWords",
         media="Google.com",
-        phonenr="+46890510",
+        phonenr="+4689051000",
     )
 
     sync.operation_run(operation_id=source.operations.get().id)

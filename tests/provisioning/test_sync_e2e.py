@@ -72,7 +72,7 @@ def test_customer_source_and_number_end_synced_with_tracking_number(sandbox, cel
         requested_by=None,
         name="AdWords",
         media="Google.com",
-        phonenr="0890510",
+        phonenr="+4689051000",
     )
     number = services.number_create(
         customer=customer,
