@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from provisioning import services
 from provisioning.models import (
@@ -17,8 +17,10 @@ from provisioning.models import (
     CustomerAccount,
     HttpExchange,
     Number,
+    OperationState,
     Partner,
     ProviderAccount,
+    ReconciliationRun,
     Source,
     StaffMembership,
     SyncAction,
@@ -143,9 +145,50 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     autocomplete_fields = ["customer"]
     readonly_fields = ["last_ping_at", "last_ping_ms", "last_error", "created_at", "updated_at"]
 
+    actions = ["reconcile_now", "plan", "ping", "pause", "resume"]
+
     @admin.display(description="last error")
     def last_error_short(self, obj: ProviderAccount) -> str:
         return obj.last_error[:80]
+
+    @admin.action(description="Reconcile now")
+    def reconcile_now(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        for account in queryset:
+            services.reconciliation_request(provider_account=account, requested_by=request.user)
+        messages.success(
+            request, f"Queued {len(queryset)} reconciliation(s); see Reconciliation runs."
+        )
+
+    @admin.action(description="Plan (dry run): what a push and a reconcile would do")
+    def plan(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        for account in queryset:
+            services.reconciliation_request(
+                provider_account=account, dry_run=True, requested_by=request.user
+            )
+        messages.success(request, f"Queued {len(queryset)} plan(s); see Reconciliation runs.")
+
+    @admin.action(description="Ping now")
+    def ping(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        for account in queryset:
+            result = services.provider_account_ping(provider_account=account)
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            detail = f"{result.latency_ms} ms" if result.ok else result.detail
+            messages.add_message(request, level, f"{account}: {detail}")
+
+    @admin.action(description="Pause")
+    def pause(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        for account in queryset:
+            services.provider_account_pause(
+                provider_account=account, reason=f"Paused by {request.user} in the admin."
+            )
+        messages.success(request, f"Paused {len(queryset)} account(s).")
+
+    @admin.action(description="Resume")
+    def resume(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        woken = sum(services.provider_account_resume(provider_account=a) for a in queryset)
+        messages.success(
+            request, f"Resumed {len(queryset)} account(s); {woken} operation(s) woken."
+        )
 
     def save_model(
         self, request: HttpRequest, obj: ProviderAccount, form: forms.Form, change: bool
@@ -272,6 +315,15 @@ class SyncedAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for obj in queryset:
             self.delete_model(request, obj)
+
+    actions = ["push_over_drift"]
+
+    @admin.action(description="Push the portal's state over what drifted")
+    def push_over_drift(self, request: HttpRequest, queryset: QuerySet) -> None:
+        drifted = [obj for obj in queryset if obj.sync_state == "drifted"]
+        for obj in drifted:
+            services.drift_push(obj=obj, requested_by=request.user)
+        messages.success(request, f"Queued {len(drifted)} push(es).")
 
 
 @admin.register(CustomerAccount)
@@ -429,6 +481,18 @@ class SyncOperationAdmin(ReadOnlyAdmin):
     ]
     date_hierarchy = "created_at"
     inlines = [HttpExchangeInline]
+    actions = ["retry"]
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Actions need change permission on the changelist; the form stays read-only.
+        return obj is None and super(ReadOnlyAdmin, self).has_change_permission(request, obj)
+
+    @admin.action(description="Retry the selected failed operations")
+    def retry(self, request: HttpRequest, queryset: QuerySet[SyncOperation]) -> None:
+        failed = queryset.filter(state=OperationState.FAILED)
+        for operation in failed:
+            services.operation_retry(operation=operation, requested_by=request.user)
+        messages.success(request, f"Retrying {len(failed)} operation(s).")
 
     @admin.display(description="provider", ordering="provider_account__kind")
     def provider(self, obj: SyncOperation) -> str:
@@ -454,3 +518,82 @@ class HttpExchangeAdmin(ReadOnlyAdmin):
         "operation__number",
     ]
     search_fields = ["url", "operation__id"]
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "provider_account",
+        "dry_run",
+        "state",
+        "requests",
+        "in_sync",
+        "drifted",
+        "missing",
+        "unmanaged",
+        "errors",
+        "duration",
+    ]
+    list_filter = ["state", "dry_run", "provider_account__kind", "provider_account__partner"]
+    list_select_related = ["provider_account"]
+    search_fields = ["provider_account__name", "error"]
+    readonly_fields = [
+        "provider_account",
+        "dry_run",
+        "state",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "pages",
+        "requests",
+        "in_sync",
+        "drifted",
+        "missing",
+        "unmanaged",
+        "errors",
+        "error",
+        "pending_push",
+        "unmanaged_table",
+    ]
+    fields = readonly_fields
+    actions = ["adopt_all"]
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return obj is None and super(ReadOnlyAdmin, self).has_change_permission(request, obj)
+
+    @admin.display(description="duration")
+    def duration(self, run: ReconciliationRun) -> str:
+        if not (run.started_at and run.finished_at):
+            return "—"
+        return f"{(run.finished_at - run.started_at).total_seconds():.1f} s"
+
+    @admin.display(description="unmanaged remote objects")
+    def unmanaged_table(self, run: ReconciliationRun) -> str:
+        if not run.unmanaged_items:
+            return "None"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    item["kind"],
+                    item["remote_id"],
+                    item["record"].get("name") or item["record"].get("e164", ""),
+                )
+                for item in run.unmanaged_items[:200]
+            ),
+        )
+        return format_html(
+            "<table><tr><th>kind</th><th>remote id</th><th>name</th></tr>{}</table>", rows
+        )
+
+    @admin.action(description="Adopt every unmanaged remote object found by the selected runs")
+    def adopt_all(self, request: HttpRequest, queryset: QuerySet[ReconciliationRun]) -> None:
+        adopted = 0
+        for run in queryset.filter(dry_run=False):
+            remote_ids = [item["remote_id"] for item in run.unmanaged_items]
+            adopted += services.reconciliation_adopt(
+                run=run, remote_ids=remote_ids, requested_by=request.user
+            )
+        messages.success(request, f"Adopted {adopted} object(s).")
