@@ -626,3 +626,56 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.method} {self.path})"
+
+
+class ImportKind(models.TextChoices):
+    CUSTOMERS = "customers", "Customers"
+    NUMBERS = "numbers", "Numbers"
+
+
+class ImportState(models.TextChoices):
+    PREVIEW = "preview", "Preview"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class ImportJob(models.Model):
+    """A CSV import: validated row by row in a preview, then run with progress."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="imports")
+    kind = models.CharField(max_length=12, choices=ImportKind.choices)
+    state = models.CharField(
+        max_length=10, choices=ImportState.choices, default=ImportState.PREVIEW
+    )
+    filename = models.CharField(max_length=255, blank=True)
+    # [{"line": n, "values": {...}, "errors": {field: [...]}}]
+    rows = models.JSONField(default=list)
+    provider_account_ids = models.JSONField(default=list)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # [{"line": n, "result": "created"|"failed", "id": …, "message": …}]
+    results = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            choices_constraint("kind", ImportKind, "import_kind_valid"),
+            choices_constraint("state", ImportState, "import_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} import {self.filename} ({self.get_state_display()})"
+
+    @property
+    def valid_rows(self) -> list[dict]:
+        return [row for row in self.rows if not row["errors"]]
+
+    @property
+    def percent(self) -> int:
+        return round(100 * (self.done + self.failed) / self.total) if self.total else 100

@@ -5,7 +5,7 @@ are rows with a due time that the sweeper dispatches, never long countdowns.
 """
 
 from portal.celery import app
-from provisioning import reconciliation, services, sync
+from provisioning import imports, reconciliation, services, sync
 
 SYNC_TASK_OPTIONS = {
     "acks_late": True,
@@ -40,3 +40,8 @@ def reconciliation_run(run_id: int) -> None:
 @app.task(**SYNC_TASK_OPTIONS)
 def reconciliation_all() -> None:
     services.reconciliation_request_all()
+
+
+@app.task(**RECONCILIATION_TASK_OPTIONS)
+def import_run(job_id: int) -> None:
+    imports.import_execute(job_id=job_id)

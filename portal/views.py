@@ -1,0 +1,457 @@
+"""The partner staff's web UI: thin views over the provisioning selectors and
+services, every query scoped to the user's partner."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from integrations.errors import IntegrationError
+from portal import forms
+from provisioning import imports, selectors, services
+from provisioning.models import (
+    CustomerAccount,
+    ImportJob,
+    Number,
+    OperationState,
+    Partner,
+    ProviderKind,
+    Source,
+    StaffRole,
+    SyncOperation,
+    SyncState,
+)
+
+PAGE_SIZE = 25
+LIVE_STATES = (SyncState.PENDING, SyncState.SYNCING, SyncState.DELETING)
+ROLE_RANK = {StaffRole.VIEWER: 0, StaffRole.OPERATOR: 1, StaffRole.ADMIN: 2}
+
+
+def staff_view(role: str = StaffRole.VIEWER) -> Callable:
+    """Log-in required, a partner membership, and at least `role` (viewers only read)."""
+
+    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            membership = getattr(request.user, "membership", None)
+            if membership is None:
+                raise PermissionDenied("Your login belongs to no partner.")
+            needed = (
+                role
+                if request.method in ("GET", "HEAD")
+                else max(role, StaffRole.OPERATOR, key=ROLE_RANK.get)
+            )
+            if ROLE_RANK[membership.role] < ROLE_RANK[needed]:
+                raise PermissionDenied("Your role does not allow this.")
+            request.partner = membership.partner
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _fail_form(form: Any, error: ValidationError) -> None:
+    """Put a service's validation errors on the form's fields."""
+    for field, messages_ in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages_)
+
+
+def _customer(request: HttpRequest, pk: int):
+    return get_object_or_404(selectors.customer_list(partner=request.partner), pk=pk)
+
+
+@staff_view()
+def dashboard(request: HttpRequest) -> HttpResponse:
+    partner: Partner = request.partner
+    since = timezone.now() - timedelta(hours=24)
+    hours = selectors.operations_per_hour(partner=partner, since=since)
+    peak = max([h["succeeded"] + h["failed"] for h in hours] or [1])
+    return render(
+        request,
+        "portal/dashboard.html",
+        {
+            "counts": selectors.sync_state_counts(partner=partner),
+            "states": SyncState,
+            "accounts": selectors.provider_account_list(partner=partner),
+            "operations": selectors.operations_since(partner=partner, since=since)[:20],
+            "hours": hours,
+            "peak": peak,
+        },
+    )
+
+
+@staff_view()
+def customer_list(request: HttpRequest) -> HttpResponse:
+    form = forms.CustomerFilterForm(request.GET)
+    customers = selectors.customer_list(partner=request.partner)
+    if form.is_valid():
+        query = form.cleaned_data["q"]
+        if query:
+            customers = customers.filter(
+                Q(name__icontains=query) | Q(custnr__icontains=query) | Q(email__icontains=query)
+            )
+        if form.cleaned_data["sync_state"]:
+            customers = customers.filter(
+                accounts__sync_state=form.cleaned_data["sync_state"]
+            ).distinct()
+        if form.cleaned_data["provider"]:
+            customers = customers.filter(
+                accounts__provider_account__kind=form.cleaned_data["provider"]
+            ).distinct()
+    page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "portal/customer_list.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+    )
+
+
+@staff_view(StaffRole.OPERATOR)
+def customer_create(request: HttpRequest) -> HttpResponse:
+    form = forms.CustomerForm(request.POST or None, partner=request.partner)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = services.customer_create(
+                partner=request.partner,
+                provider_accounts=list(form.cleaned_data["provider_accounts"]),
+                requested_by=request.user,
+                **form.service_fields(),
+            )
+        except ValidationError as error:
+            _fail_form(form, error)
+        else:
+            messages.success(
+                request, f"{customer.name} was created; the providers are being updated."
+            )
+            return redirect("portal:customer_detail", pk=customer.pk)
+    return render(request, "portal/customer_form.html", {"form": form})
+
+
+@staff_view(StaffRole.OPERATOR)
+def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer(request, pk)
+    form = forms.CustomerForm(request.POST or None, instance=customer, partner=request.partner)
+    if request.method == "POST" and form.is_valid():
+        try:
+            for provider_account in form.cleaned_data.get("provider_accounts", []):
+                services.customer_account_create(
+                    customer=customer, provider_account=provider_account, requested_by=request.user
+                )
+            services.customer_update(
+                customer=customer, requested_by=request.user, **form.service_fields()
+            )
+        except ValidationError as error:
+            _fail_form(form, error)
+        else:
+            messages.success(request, "Saved; the providers are being updated.")
+            return redirect("portal:customer_detail", pk=customer.pk)
+    # Show the provider's own complaints on the fields they concern.
+    for account in customer.accounts.all():
+        if account.sync_error_field in form.fields and request.method == "GET":
+            form.add_error(
+                account.sync_error_field, f"{account.provider_account}: {account.sync_error}"
+            )
+    return render(request, "portal/customer_form.html", {"form": form, "customer": customer})
+
+
+@staff_view()
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer(request, pk)
+    operations = (
+        selectors.operation_list(partner=request.partner)
+        .filter(
+            Q(customer_account__customer=customer)
+            | Q(source__customer=customer)
+            | Q(number__customer=customer)
+        )
+        .prefetch_related("exchanges")[:50]
+    )
+    return render(
+        request,
+        "portal/customer_detail.html",
+        {
+            "customer": customer,
+            "sources": selectors.source_list(partner=request.partner).filter(customer=customer),
+            "numbers": selectors.number_list(partner=request.partner).filter(customer=customer),
+            "operations": operations,
+        },
+    )
+
+
+@staff_view(StaffRole.OPERATOR)
+def customer_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer(request, pk)
+    if request.method == "POST":
+        services.customer_delete(customer=customer, requested_by=request.user)
+        messages.success(request, f"{customer.name} is being deleted at every provider.")
+        return redirect("portal:customer_list")
+    return render(
+        request,
+        "portal/customer_delete.html",
+        {
+            "customer": customer,
+            "sources": customer.sources.exclude(sync_state=SyncState.DELETED),
+            "numbers": customer.numbers.exclude(sync_state=SyncState.DELETED),
+        },
+    )
+
+
+@staff_view(StaffRole.OPERATOR)
+def source_create(request: HttpRequest, customer_pk: int) -> HttpResponse:
+    customer = _customer(request, customer_pk)
+    form = forms.SourceForm(request.POST or None, customer=customer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.source_create(
+                customer=customer,
+                provider_account=form.cleaned_data["provider_account"],
+                requested_by=request.user,
+                **form.service_fields(),
+            )
+        except ValidationError as error:
+            _fail_form(form, error)
+        else:
+            messages.success(request, "The tracking number is being ordered.")
+            return redirect("portal:customer_detail", pk=customer.pk)
+    return render(request, "portal/source_form.html", {"form": form, "customer": customer})
+
+
+@staff_view(StaffRole.OPERATOR)
+def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    source = get_object_or_404(selectors.source_list(partner=request.partner), pk=pk)
+    form = forms.SourceForm(request.POST or None, instance=source, customer=source.customer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.source_update(
+                source=source, requested_by=request.user, **form.service_fields()
+            )
+        except ValidationError as error:
+            _fail_form(form, error)
+        else:
+            messages.success(request, "Saved; Freespee is being updated.")
+            return redirect("portal:customer_detail", pk=source.customer_id)
+    return render(
+        request,
+        "portal/source_form.html",
+        {"form": form, "customer": source.customer, "source": source},
+    )
+
+
+@staff_view(StaffRole.OPERATOR)
+@require_POST
+def source_end(request: HttpRequest, pk: int) -> HttpResponse:
+    source = get_object_or_404(selectors.source_list(partner=request.partner), pk=pk)
+    services.source_delete(source=source, requested_by=request.user)
+    messages.success(request, f"The source “{source.name}” is being ended.")
+    return redirect("portal:customer_detail", pk=source.customer_id)
+
+
+@staff_view()
+def number_search(request: HttpRequest) -> HttpResponse:
+    form = forms.NumberSearchForm(request.GET or None)
+    results, error = [], ""
+    account = (
+        selectors.provider_account_list(partner=request.partner)
+        .filter(kind=ProviderKind.SUREVOIP)
+        .first()
+    )
+    if form.is_valid() and any(form.cleaned_data.values()):
+        if account is None:
+            error = "Add a SureVoIP account to search for numbers."
+        else:
+            area = form.cleaned_data["area"].strip()
+            try:
+                results = services.number_search(
+                    provider_account=account,
+                    areacode=area if area.isdigit() else "",
+                    area_name="" if area.isdigit() else area,
+                    number_filter=form.cleaned_data["number_filter"],
+                    number_range=form.cleaned_data["number_range"],
+                )
+            except IntegrationError as exc:
+                error = f"SureVoIP did not answer the search: {exc.message}"
+    context = {
+        "form": form,
+        "results": results,
+        "error": error,
+        "customers": selectors.customer_list(partner=request.partner).only("id", "name", "custnr"),
+        "account": account,
+    }
+    partial = request.headers.get("HX-Request") == "true"
+    template = "portal/_number_results.html" if partial else "portal/number_search.html"
+    return render(request, template, context)
+
+
+@staff_view(StaffRole.OPERATOR)
+@require_POST
+def number_provision(request: HttpRequest) -> HttpResponse:
+    customer = _customer(request, int(request.POST.get("customer") or 0))
+    form = forms.NumberForm(request.POST, customer=customer)
+    if form.is_valid():
+        try:
+            number = services.number_create(
+                customer=customer,
+                provider_account=form.cleaned_data["provider_account"],
+                requested_by=request.user,
+                **form.service_fields(),
+            )
+        except ValidationError as error:
+            _fail_form(form, error)
+        else:
+            messages.success(request, f"{number.e164} is being provisioned for {customer.name}.")
+            return redirect("portal:customer_detail", pk=customer.pk)
+    messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return redirect("portal:number_search")
+
+
+@staff_view(StaffRole.OPERATOR)
+def number_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    number = get_object_or_404(selectors.number_list(partner=request.partner), pk=pk)
+    form = forms.NumberRoutingForm(request.POST or None, instance=number)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.number_update(
+                number=number, requested_by=request.user, **form.service_fields()
+            )
+        except ValidationError as error:
+            _fail_form(form, error)
+        else:
+            messages.success(request, f"{number.e164}: saved; the provider is being updated.")
+            return redirect("portal:customer_detail", pk=number.customer_id)
+    return render(request, "portal/number_form.html", {"form": form, "number": number})
+
+
+@staff_view(StaffRole.OPERATOR)
+@require_POST
+def number_release(request: HttpRequest, pk: int) -> HttpResponse:
+    number = get_object_or_404(selectors.number_list(partner=request.partner), pk=pk)
+    services.number_delete(number=number, requested_by=request.user)
+    messages.success(request, f"{number.e164} is being released.")
+    return redirect("portal:customer_detail", pk=number.customer_id)
+
+
+SYNCED_KINDS = {"account": CustomerAccount, "source": Source, "number": Number}
+
+
+@staff_view()
+def sync_badge(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    """A live sync-state badge; it polls itself while the object is in flux."""
+    model = SYNCED_KINDS.get(kind)
+    if model is None:
+        return HttpResponse(status=404)
+    obj = get_object_or_404(model.objects.filter(customer__partner=request.partner), pk=pk)
+    return render(request, "portal/_badge.html", {"obj": obj, "kind": kind})
+
+
+@staff_view()
+def attention(request: HttpRequest) -> HttpResponse:
+    context = selectors.attention_list(partner=request.partner)
+    runs = selectors.reconciliation_run_list(partner=request.partner).filter(
+        dry_run=False, unmanaged__gt=0
+    )[:5]
+    return render(request, "portal/attention.html", {**context, "runs": runs})
+
+
+@staff_view(StaffRole.OPERATOR)
+@require_POST
+def operation_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    operation = get_object_or_404(
+        SyncOperation.objects.filter(partner=request.partner, state=OperationState.FAILED), pk=pk
+    )
+    services.operation_retry(operation=operation, requested_by=request.user)
+    messages.success(request, "Retrying.")
+    return redirect(request.POST.get("next") or "portal:attention")
+
+
+@staff_view(StaffRole.OPERATOR)
+@require_POST
+def drift_push(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    model = SYNCED_KINDS.get(kind)
+    if model is None:
+        return HttpResponse(status=404)
+    obj = get_object_or_404(
+        model.objects.filter(customer__partner=request.partner, sync_state=SyncState.DRIFTED), pk=pk
+    )
+    services.drift_push(obj=obj, requested_by=request.user)
+    messages.success(request, "The portal's values are being pushed back to the provider.")
+    return redirect("portal:attention")
+
+
+@staff_view(StaffRole.OPERATOR)
+@require_POST
+def run_adopt(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(selectors.reconciliation_run_list(partner=request.partner), pk=pk)
+    remote_ids = request.POST.getlist("remote_id")
+    adopted = services.reconciliation_adopt(
+        run=run, remote_ids=remote_ids, requested_by=request.user
+    )
+    messages.success(request, f"Adopted {adopted} object(s).")
+    return redirect("portal:attention")
+
+
+@staff_view(StaffRole.OPERATOR)
+def import_start(request: HttpRequest) -> HttpResponse:
+    """Upload a CSV: it is validated row by row and shown before anything is saved."""
+    form = forms.CsvImportForm(request.POST or None, request.FILES or None, partner=request.partner)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = imports.import_preview(
+                partner=request.partner,
+                kind=form.cleaned_data["kind"],
+                filename=upload.name,
+                content=upload.read(),
+                provider_accounts=list(form.cleaned_data["provider_accounts"]),
+                requested_by=request.user,
+            )
+        except imports.ImportFileError as error:
+            form.add_error("file", str(error))
+        else:
+            return redirect("portal:import_detail", pk=job.pk)
+    return render(request, "portal/import_start.html", {"form": form})
+
+
+def _import_job(request: HttpRequest, pk: int) -> ImportJob:
+    return get_object_or_404(ImportJob.objects.filter(partner=request.partner), pk=pk)
+
+
+@staff_view()
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _import_job(request, pk)
+    if request.method == "POST":
+        if ROLE_RANK[request.user.membership.role] < ROLE_RANK[StaffRole.OPERATOR]:
+            raise PermissionDenied("Your role does not allow this.")
+        try:
+            job = imports.import_start(job=job)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        return redirect("portal:import_detail", pk=job.pk)
+    invalid = [row for row in job.rows if row["errors"]]
+    return render(request, "portal/import_detail.html", {"job": job, "invalid": invalid})
+
+
+@staff_view()
+def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "portal/_import_progress.html", {"job": _import_job(request, pk)})
+
+
+@staff_view()
+def import_report(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _import_job(request, pk)
+    response = HttpResponse(imports.import_report(job=job), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
+    return response
