@@ -1,0 +1,23 @@
+"""Shared start-up of the benchmarks: Django on a database of their own."""
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def django_setup(name: str) -> None:
+    """Point Django at a benchmark database (PostgreSQL when BENCH_DATABASE_URL is set)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ["DATABASE_URL"] = os.environ.get(
+        "BENCH_DATABASE_URL", f"sqlite:///{ROOT / 'var' / f'bench-{name}.sqlite3'}"
+    )
+    os.environ.setdefault("BROKER_DIR", str(ROOT / "var" / f"bench-{name}-broker"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
