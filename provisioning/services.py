@@ -64,6 +64,8 @@ def sync_operation_enqueue(
     Returns the operation that will carry the change, or None if none is needed.
     """
     field = _object_field(obj)
+    # The object's row first, then its operations: the order the sync engine locks in.
+    type(obj).objects.select_for_update().filter(pk=obj.pk).exists()
     pending = SyncOperation.objects.select_for_update().filter(
         **{field: obj}, state=OperationState.PENDING
     )

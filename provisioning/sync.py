@@ -458,7 +458,11 @@ def _wake_next(operation: SyncOperation) -> None:
 
 
 def _still_mine(operation: SyncOperation) -> bool:
-    """Lock the operation and check no other worker took it over after our lease ran out."""
+    """Lock the object, then the operation, and check no other worker took the operation
+    over after our lease ran out. Locks are always taken object first, as in `_claim`
+    and the services, so that no two transactions wait on each other."""
+    targets, _ = _target_queryset(operation)
+    _lock(targets).get()
     current = SyncOperation.objects.select_for_update().get(pk=operation.pk)
     return current.state == OperationState.RUNNING and current.attempts == operation.attempts
 
