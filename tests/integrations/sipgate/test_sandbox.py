@@ -309,3 +309,11 @@ def test_state_survives_save_and_restore(sipgate, base_url):
     sipgate.restore(saved)
 
     assert get(base_url, "/my/settings/extensions/e1/dnd/", headers=JSON).json() == {"value": True}
+
+
+def test_extensions_added_in_process_are_served(base_url, sipgate, user_id):
+    sipgate.extension_add(user_id, "x0", "external", alias="Handy Chefin")
+
+    extension = get(base_url, "/my/settings/extensions/x0/", headers=JSON).json()
+
+    assert (extension["type"], extension["alias"]) == ("external", "Handy Chefin")
