@@ -162,9 +162,7 @@ def test_csv_import_previews_then_runs(operator, django_capture_on_commit_callba
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile("customers.csv", csv.encode(), content_type="text/csv")
-    response = operator.post(
-        reverse("portal:import_start"), {"kind": "customers", "file": upload}
-    )
+    response = operator.post(reverse("portal:import_start"), {"kind": "customers", "file": upload})
     job = ImportJob.objects.get()
 
     assert response.status_code == 302
