@@ -13,6 +13,7 @@ and serves the control API under `/_sandbox/`, which belongs to no provider:
     GET    /_sandbox/requests[?provider=]
 """
 
+import io
 import json
 import logging
 import random
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wsgi import get_input_stream
 from werkzeug.wrappers import Request, Response
 
 logger = logging.getLogger(__name__)
@@ -161,6 +163,12 @@ class SandboxApp:
     ) -> Iterable[bytes]:
         faults = self.faults[sandbox.name]
         started = time.monotonic()
+        # Read the whole body first: one a sandbox answers without reading (a 401
+        # challenge, an injected error) would otherwise stay on the kept-alive
+        # connection and be parsed as the next request.
+        body = get_input_stream(environ).read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
         entry = {
             "provider": sandbox.name,
             "method": environ["REQUEST_METHOD"],
