@@ -89,6 +89,18 @@ def destination_from_provider(destination: str) -> str:
         return destination
 
 
+def number_from_provider(number: str) -> str:
+    """A SureVoIP number (441224900999, or 01224900123 as older entries hold) in E.164.
+
+    A number libphonenumber rejects is kept as `+` and its digits rather than
+    failing a whole list over one entry.
+    """
+    try:
+        return from_provider(number)
+    except InvalidPhoneNumber:
+        return "+" + number.removeprefix("00") if number.isdigit() else number
+
+
 def _phone_from_provider(phone: str) -> str:
     try:
         return from_provider(phone) if phone else ""
@@ -196,7 +208,10 @@ class SureVoIPAdapter(Adapter):
         return self._number_put(record)
 
     def number_update(self, record: NumberRecord) -> NumberRecord:
-        """Change a number's destination, activation and ported flag."""
+        """Change a number's destination, activation and ported flag.
+
+        The same PUT as a create: a number released meanwhile is provisioned again.
+        """
         return self._number_put(record)
 
     def number_delete(self, customer_remote_id: str, e164: str) -> None:
@@ -209,7 +224,7 @@ class SureVoIPAdapter(Adapter):
         stored = self.client.number_get(customer_remote_id, number)
         return NumberRecord(
             customer_remote_id=customer_remote_id,
-            e164=from_provider(str(stored["number"])),
+            e164=number_from_provider(str(stored["number"])),
             destination=destination_from_provider(stored.get("destination", "")),
             activated=str(stored.get("activated")) == "1",
             ported=str(stored.get("ported")) == "1",
@@ -235,7 +250,7 @@ class SureVoIPAdapter(Adapter):
         ):
             yield NumberRecord(
                 customer_remote_id=customer_remote_id,
-                e164=from_provider(str(entry["number"])),
+                e164=number_from_provider(str(entry["number"])),
                 activated=str(entry.get("activated")) == "1",
                 remote_id=str(entry["number"]),
             )
@@ -297,7 +312,7 @@ class SureVoIPAdapter(Adapter):
                 national = str(entry["number_complete"])
                 found.append(
                     AvailableNumber(
-                        e164=from_provider(national),
+                        e164=number_from_provider(national),
                         areacode=str(entry.get("number_areacode", "")),
                         area=self._area_name(str(entry.get("number_areacode", ""))),
                         quality=str(entry.get("number_quality", "")),

@@ -299,7 +299,10 @@ class SureVoIPSandbox(ProviderSandbox):
             503: "Service temporarily unavailable",
         }
         message = messages.get(status, f"Internal error (injected fault: HTTP {status})")
-        return self._finish(json_response({"error": message}, status=status), None)
+        response = json_response({"error": message}, status=status)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Basic realm="SureVoIP API"'
+        return self._finish(response, None)
 
     # -- dispatch ------------------------------------------------------------
 

@@ -279,3 +279,15 @@ def test_rate_limit_remaining_is_exposed_after_each_call(adapter, customer):
 def test_sources_are_not_supported(adapter):
     with pytest.raises(NotSupportedError):
         list(adapter.source_list())
+
+
+def test_number_list_reads_the_older_number_forms_of_the_docs_example(adapter, customer, sandbox):
+    # The doc's list holds "01224900123" and "00441224900123" beside 441269849575.
+    surevoip = sandbox.app.sandboxes["surevoip"]
+    with surevoip.lock:
+        for number in ("441269849575", "01224900123", "00441224900123"):
+            surevoip._number_save(customer.remote_id, {"number": number})
+
+    listed = [r.e164 for r in adapter.number_list(customer.remote_id)]
+
+    assert listed == ["+441269849575", "+441224900123", "+441224900123"]

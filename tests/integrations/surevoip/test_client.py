@@ -224,3 +224,10 @@ def test_recorded_exchanges_hold_no_secret(client, exchanges):
         assert trunk["sip_password"] not in text
     assert exchanges[0].method == "POST" and exchanges[0].status == 201
     assert '"sip_password": "***"' in exchanges[1].response_body
+
+
+def test_injected_401_is_an_authentication_error(client, sandbox):
+    sandbox.set_faults("surevoip", error_rate=1.0, error_status=401)
+
+    with pytest.raises(AuthenticationError):
+        client.customers_list()
