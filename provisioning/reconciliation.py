@@ -42,14 +42,23 @@ UNMANAGED_KEPT = 1000
 # Only objects at rest are compared; pending or syncing ones are in flux.
 SETTLED = (SyncState.SYNCED, SyncState.DRIFTED)
 
-# portal field -> record field compared for drift (the desired state).
-CUSTOMER_DRIFT = {"name": "name", "email": "email", "corporateid": "corporateid"}
+# portal field -> record field compared for drift (the desired state), per provider.
+# Only fields the provider's *list* returns are compared: reading each object one
+# by one would cost a request per object. SureVoIP keeps no corporate id and shows
+# the company name as the name, so only the email is compared there; its number
+# list carries neither destination nor ported flag.
+CUSTOMER_DRIFT = {
+    ProviderKind.FREESPEE: {"name": "name", "email": "email", "corporateid": "corporateid"},
+    ProviderKind.SUREVOIP: {"email": "email"},
+}
 SOURCE_DRIFT = {"name": "name", "media": "media", "phonenr": "phonenr"}
-NUMBER_DRIFT = {"destination": "destination"}
+NUMBER_DRIFT = {ProviderKind.SUREVOIP: {}, ProviderKind.SIPGATE: {}}
 # portal field -> record field written back from the provider (its truth).
 SOURCE_STATUS = {"destnr": "destnr", "status": "status"}
-NUMBER_STATUS = {"activated": "activated", "ported": "ported"}
-SIPGATE_NUMBER_STATUS = {"extension": "extension", "outgoing": "outgoing", "dnd": "dnd"}
+NUMBER_STATUS = {
+    ProviderKind.SUREVOIP: {"activated": "activated"},
+    ProviderKind.SIPGATE: {"extension": "extension", "outgoing": "outgoing", "dnd": "dnd"},
+}
 
 Writes = list[tuple["Comparison", type, list[str]]]
 
@@ -190,7 +199,8 @@ def _reconcile_customers(
         if row is None:
             tally.add_unmanaged("customer", record)
             continue
-        comparison.judge(row, _differences(_CustomerView(row), record, CUSTOMER_DRIFT), tally)
+        drift = _differences(_CustomerView(row), record, CUSTOMER_DRIFT[provider_account.kind])
+        comparison.judge(row, drift, tally)
     comparison.mark_missing(tally)
     return [(comparison, CustomerAccount, ["sync_state", "drift"])]
 
@@ -226,9 +236,9 @@ def _reconcile_numbers(
         sync_state=SyncState.DELETED
     )
     comparison = Comparison(rows, lambda row: row.e164, dry_run=dry_run)
-    status_fields = NUMBER_STATUS
+    status_fields = NUMBER_STATUS[provider_account.kind]
+    drift_fields = NUMBER_DRIFT[provider_account.kind]
     if provider_account.kind == ProviderKind.SIPGATE:
-        status_fields = SIPGATE_NUMBER_STATUS
         customer_ids = ["my"]
     else:
         customer_ids = list(
@@ -245,7 +255,7 @@ def _reconcile_numbers(
                 tally.add_unmanaged("number", record)
                 continue
             comparison.write_back(row, record, status_fields)
-            comparison.judge(row, _differences(row, record, NUMBER_DRIFT), tally)
+            comparison.judge(row, _differences(row, record, drift_fields), tally)
     comparison.mark_missing(tally)
     fields = ["sync_state", "drift", *status_fields]
     return [(comparison, Number, fields)]

@@ -500,6 +500,7 @@ def number_search(
     *,
     provider_account: ProviderAccount,
     areacode: str = "",
+    area_name: str = "",
     number_filter: str = "",
     number_range: str = "",
 ) -> list:
@@ -508,5 +509,8 @@ def number_search(
 
     with recording():
         return adapter_for(provider_account).numbers_search(
-            areacode=areacode, number_filter=number_filter, number_range=number_range
+            areacode=areacode,
+            area_name=area_name,
+            number_filter=number_filter,
+            number_range=number_range,
         )

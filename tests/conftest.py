@@ -8,13 +8,22 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.conf import settings as django_settings
+
+from integrations.sandbox import build_app, serve
 
 ROOT = Path(__file__).resolve().parent.parent
-# Tests and the worker processes they start share their own broker folder,
-# away from the one `make run` uses (ignored when REDIS_URL sets the broker).
-os.environ.setdefault("BROKER_DIR", str(ROOT / "var" / "test-broker"))
-
-from integrations.sandbox import build_app, serve  # noqa: E402 - after the environment is set
+# Tests and the worker processes they start share their own broker folder, away
+# from the one `make run` uses (with REDIS_URL the broker is Redis and this is unused).
+TEST_BROKER_DIR = ROOT / "var" / "test-broker"
+os.environ["BROKER_DIR"] = str(TEST_BROKER_DIR)
+if not django_settings.REDIS_URL:
+    TEST_BROKER_DIR.mkdir(parents=True, exist_ok=True)
+    django_settings.CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        data_folder_in=str(TEST_BROKER_DIR),
+        data_folder_out=str(TEST_BROKER_DIR),
+        control_folder=str(TEST_BROKER_DIR / "control"),
+    )
 
 
 class RunningSandbox:
