@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
-from werkzeug.wsgi import get_input_stream
 from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import get_input_stream
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,6 @@ from functools import lru_cache
 
 from django.db import connection, transaction
 from django.utils import timezone
-from integrations.freespee.adapter import FreespeeAdapter
-from integrations.sipgate.adapter import SipgateAdapter
-from integrations.surevoip.adapter import SureVoIPAdapter
 
 from integrations import errors
 from integrations.contract import (
@@ -32,6 +29,9 @@ from integrations.contract import (
     NumberRecord,
     SourceRecord,
 )
+from integrations.freespee.adapter import FreespeeAdapter
+from integrations.sipgate.adapter import SipgateAdapter
+from integrations.surevoip.adapter import SureVoIPAdapter
 from provisioning.budget import BudgetExhausted, Purpose, budget_take
 from provisioning.models import (
     CUSTOM_FIELD_COUNT,

@@ -581,7 +581,7 @@ class FreespeeSandbox(ProviderSandbox):
         }
         customer.update(values)
         self.customers[customer_id] = customer
-        self.custnr_index[customer["custnr"]] = customer_id
+        pass
         self._changed()
         return customer_id
 
