@@ -581,7 +581,7 @@ class FreespeeSandbox(ProviderSandbox):
         }
         customer.update(values)
         self.customers[customer_id] = customer
-        pass
+        self.custnr_index[customer["custnr"]] = customer_id
         self._changed()
         return customer_id
 
