@@ -142,6 +142,17 @@ def test_a_session_reuses_its_nonce_after_the_first_challenge(api, sandbox):
     assert statuses == [401, 200, 200, 200]
 
 
+def test_a_forgotten_nonce_gets_a_stale_challenge_that_the_client_follows(api, freespee, sandbox):
+    api.get("/miscellaneous/ping")
+    freespee.nonces.clear()
+
+    response = api.get("/miscellaneous/ping")
+
+    assert response.status_code == 200
+    assert "stale=true" in response.history[0].headers["WWW-Authenticate"]
+    assert [entry["status"] for entry in sandbox.requests_log("freespee")] == [401, 200, 401, 200]
+
+
 def test_method_override_in_the_query_string_turns_a_post_into_a_put(api):
     customer = create_customer(api)
 
