@@ -354,6 +354,9 @@ def sync_badge(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     if model is None:
         return HttpResponse(status=404)
     obj = get_object_or_404(model.objects.filter(customer__partner=request.partner), pk=pk)
+    if kind == "source":
+        # A source's row also shows what reconciliation writes back: tracking number, status.
+        return render(request, "portal/_source_row.html", {"source": obj})
     return render(request, "portal/_badge.html", {"obj": obj, "kind": kind})
 
 

@@ -23,7 +23,10 @@ SYNC_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
-def page():
+def page(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM
+    # calls are still synchronous, so Django's async guard is lifted for it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -51,7 +54,7 @@ def shot(page: Page, name: str) -> None:
 
 
 @pytest.fixture
-def staff(sandbox):
+def staff(sandbox, page):
     membership = StaffMembershipFactory(role=StaffRole.OPERATOR)
     membership.user.set_password("correct horse battery")
     membership.user.save()

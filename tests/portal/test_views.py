@@ -155,6 +155,7 @@ def test_badge_polls_while_pending_and_stops_when_synced(operator):
     assert 'hx-trigger="every 2s"' in pending
     assert "hx-trigger" not in synced
     assert "+4612345678" in synced
+    assert 'id="badge-source-' in synced
 
 
 def test_csv_import_previews_then_runs(operator, django_capture_on_commit_callbacks):
