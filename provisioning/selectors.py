@@ -9,6 +9,7 @@ from provisioning.models import (
     Number,
     Partner,
     ProviderAccount,
+    ProviderKind,
     ReconciliationRun,
     Source,
     SyncOperation,
@@ -87,7 +88,7 @@ def sync_state_counts(*, partner: Partner) -> dict[str, dict[str, dict[str, int]
     for label, queryset in sets.items():
         rows = queryset.values("provider_account__kind", "sync_state").annotate(n=Count("id"))
         for row in rows:
-            provider = counts.setdefault(row["provider_account__kind"], {})
+            provider = counts.setdefault(ProviderKind(row["provider_account__kind"]).label, {})
             provider.setdefault(label, {})[row["sync_state"]] = row["n"]
     return counts
 
