@@ -33,6 +33,7 @@ from provisioning.models import (
     SyncOperation,
     SyncState,
 )
+from provisioning.services import provider_account_pause, provider_account_ping
 from provisioning.sync import adapter_for, recording
 
 logger = logging.getLogger(__name__)
@@ -309,8 +310,6 @@ def reconciliation_run(*, run_id: int) -> ReconciliationRun | None:
             run.state, run.error, tally.missing = RunState.FAILED, exc.message, 0
             run.errors += 1
             if isinstance(exc, errors.AuthenticationError) and not dry_run:
-                from provisioning.services import provider_account_pause
-
                 provider_account_pause(
                     provider_account=provider_account,
                     reason=f"The provider refused the credentials: {exc.message}",
@@ -336,7 +335,5 @@ def reconciliation_run(*, run_id: int) -> ReconciliationRun | None:
 
 def provider_accounts_ping() -> None:
     """Ping every account; record latency and status; a good ping resumes a paused account."""
-    from provisioning.services import provider_account_ping
-
     for provider_account in ProviderAccount.objects.all():
         provider_account_ping(provider_account=provider_account)

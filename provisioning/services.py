@@ -49,6 +49,22 @@ def _object_field(obj: SyncedModel) -> str:
     return {CustomerAccount: "customer_account", Source: "source", Number: "number"}[type(obj)]
 
 
+def operation_superseded_by_delete(operation: SyncOperation) -> bool:
+    """True when a later delete of the same object makes this create or update moot."""
+    if operation.action == SyncAction.DELETE:
+        return False
+    field = _object_field(operation.target)
+    return (
+        SyncOperation.objects.filter(
+            **{f"{field}_id": getattr(operation, f"{field}_id")},
+            action=SyncAction.DELETE,
+            id__gt=operation.id,
+        )
+        .exclude(state=OperationState.SUPERSEDED)
+        .exists()
+    )
+
+
 def _partner_of(obj: SyncedModel) -> Partner:
     return obj.customer.partner
 
@@ -308,6 +324,11 @@ def operation_retry(*, operation: SyncOperation, requested_by: User | None) -> S
         raise ValidationError({"state": "Only a failed operation can be retried."})
     operation = SyncOperation.objects.select_for_update().get(pk=operation.pk)
     now = timezone.now()
+    if operation_superseded_by_delete(operation):
+        # The object is being deleted since: pushing it again would undo nothing useful.
+        operation.state = OperationState.SUPERSEDED
+        operation.save(update_fields=["state"])
+        return operation
     operation.state = OperationState.PENDING
     operation.attempts = 0
     operation.error = ""

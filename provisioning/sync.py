@@ -46,6 +46,11 @@ from provisioning.models import (
     SyncOperation,
     SyncState,
 )
+from provisioning.services import (
+    operation_superseded_by_delete,
+    operation_wake,
+    provider_account_pause,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +147,6 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 
 def operation_dispatch(operation: SyncOperation, *, delay: float = 0.0) -> None:
     """Wake a worker for the operation after this transaction commits."""
-    from provisioning.services import operation_wake
-
     operation_id = operation.id
     transaction.on_commit(lambda: operation_wake(operation_id, countdown=delay))
 
@@ -192,6 +195,14 @@ def _claim(operation_id: int) -> SyncOperation | None:
         )
         if earlier:
             # The earlier one runs first; it wakes this one when it finishes.
+            return None
+        if operation_superseded_by_delete(operation):
+            # A delete of the object follows: this create or update would be undone.
+            SyncOperation.objects.filter(pk=operation.pk).update(
+                state=OperationState.SUPERSEDED, finished_at=now, lease_expires_at=None
+            )
+            operation.state = OperationState.SUPERSEDED
+            _wake_next(operation)
             return None
         account = operation.provider_account
         if account.rate_limited_until and account.rate_limited_until > now:
@@ -520,8 +531,6 @@ def _finish_waiting(
 def _finish_paused(
     operation: SyncOperation, exchanges: list[Exchange], error: errors.AuthenticationError
 ) -> None:
-    from provisioning.services import provider_account_pause
-
     _save_exchanges(operation, exchanges)
     if not _still_mine(operation):
         return
@@ -606,8 +615,6 @@ def operations_sweep() -> int:
     if not ids:
         return 0
     SyncOperation.objects.filter(id__in=ids).update(dispatched_at=now)
-    from provisioning.services import operation_wake
-
     for operation_id in ids:
         operation_wake(operation_id)
     return len(ids)

@@ -166,7 +166,8 @@ def test_chaos_faults_and_killed_workers_lose_and_duplicate_nothing(sandbox, cel
 
     wait_until(settled, timeout=180, interval=2, message="every operation terminal after chaos")
 
-    assert not SyncOperation.objects.filter(state=OperationState.FAILED).exists()
+    failed = SyncOperation.objects.filter(state=OperationState.FAILED)
+    assert not failed.exists(), [(str(o), o.error) for o in failed]
     # Every object is in its final desired state at the provider, and nothing is doubled.
     freespee_adapter = sync.adapter_for(ProviderAccount.objects.get(pk=freespee.pk))
     surevoip_adapter = sync.adapter_for(ProviderAccount.objects.get(pk=surevoip.pk))
