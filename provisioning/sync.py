@@ -213,7 +213,11 @@ def _claim(operation_id: int) -> SyncOperation | None:
                 operation, PAUSED_RECHECK, f"Waiting: {account} is paused. {account.paused_reason}"
             )
             return None
-        blocker = _dependency(operation, target)
+        blocker, fatal = _dependency(operation, target)
+        if fatal:
+            operation.target_object = target
+            _fail(operation, blocker, "customer")
+            return None
         if blocker:
             _wait(operation, DEPENDENCY_RECHECK, blocker)
             return None
@@ -251,18 +255,23 @@ def _parent_account(obj: Source | Number) -> CustomerAccount | None:
     ).first()
 
 
-def _dependency(operation: SyncOperation, target: object) -> str:
-    """Why the operation must wait for another object first, or ''."""
+def _dependency(operation: SyncOperation, target: object) -> tuple[str, bool]:
+    """Why the operation must wait for the customer's account first ('' if it need not),
+    and whether that is hopeless until someone fixes the customer (it failed)."""
     if operation.action == SyncAction.DELETE or isinstance(target, CustomerAccount):
-        return ""
+        return "", False
     if target.provider_account.kind == ProviderKind.SIPGATE:
-        return ""
+        return "", False
     parent = _parent_account(target)
-    if parent is None:
-        return ""
-    if not parent.remote_id:
-        return "Waiting for the customer to be created at the provider."
-    return ""
+    if parent is None or parent.remote_id:
+        return "", False
+    if parent.sync_state in (SyncState.FAILED, SyncState.DELETING, SyncState.DELETED):
+        return (
+            f"The customer could not be created at {target.provider_account}: "
+            f"{parent.sync_error or 'it is being deleted'}. Fix the customer, then retry this.",
+            True,
+        )
+    return "Waiting for the customer to be created at the provider.", False
 
 
 def _customer_remote_id(obj: Source | Number) -> str:

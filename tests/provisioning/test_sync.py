@@ -292,3 +292,25 @@ def test_surevoip_customer_and_number_are_provisioned(surevoip, partner):
 
     remote = sync.adapter_for(surevoip).number_get(account.remote_id, "+441224900999")
     assert remote.destination == "+441224279484"
+
+
+def test_a_source_of_a_customer_that_failed_fails_with_the_reason(freespee, partner, sandbox):
+    # Freespee refuses German customers without custom fields 1 to 6.
+    customer = create_customer(partner, freespee, country="DEU")
+    source = services.source_create(
+        customer=customer,
+        provider_account=freespee,
+        requested_by=None,
+        name="AdWords",
+        media="Google.com",
+        phonenr="+4689051000",
+    )
+
+    run_open_operations()
+
+    assert customer.accounts.get().sync_state == SyncState.FAILED
+    source.refresh_from_db()
+    assert source.sync_state == SyncState.FAILED
+    assert source.sync_error_field == "customer"
+    assert "custom_1" in source.sync_error
+    assert not [r for r in sandbox.requests_log("freespee") if r["path"].endswith("/sources")]

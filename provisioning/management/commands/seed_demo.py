@@ -68,6 +68,8 @@ DEMO_CUSTOMERS = [
         "city": "Hamburg",
         "postcode": "20459",
         "country": "DEU",
+        # Freespee needs custom fields 1 to 6 for customers in Germany.
+        **{f"custom_{n}": f"DE-{n}" for n in range(1, 7)},
         "source": {"name": "Facebook", "media": "facebook.com", "phonenr": "+4940123457"},
         "number": None,
     },
