@@ -4,6 +4,7 @@ from django import forms
 
 from provisioning.models import (
     CUSTOM_FIELD_COUNT,
+    CUSTOMER_FIELDS,
     Customer,
     ImportKind,
     Number,
@@ -27,24 +28,7 @@ class CustomerForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = [
-            "name",
-            "custnr",
-            "email",
-            "corporateid",
-            "firstname",
-            "lastname",
-            "company_name",
-            "phone",
-            "address",
-            "city",
-            "state",
-            "postcode",
-            "country",
-            "receive_monthly_report",
-            "freespee_caller_id",
-            *[f"custom_{n}" for n in range(1, CUSTOM_FIELD_COUNT + 1)],
-        ]
+        fields = CUSTOMER_FIELDS
 
     def __init__(self, *args, partner: Partner, **kwargs) -> None:
         super().__init__(*args, **kwargs)

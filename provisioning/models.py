@@ -339,6 +339,27 @@ for _number in range(1, CUSTOM_FIELD_COUNT + 1):
     )
 
 
+# What a partner edits on a customer: the UI's form and the API's resource.
+CUSTOMER_FIELDS = [
+    "name",
+    "custnr",
+    "email",
+    "corporateid",
+    "firstname",
+    "lastname",
+    "company_name",
+    "phone",
+    "address",
+    "city",
+    "state",
+    "postcode",
+    "country",
+    "receive_monthly_report",
+    "freespee_caller_id",
+    *[f"custom_{n}" for n in range(1, CUSTOM_FIELD_COUNT + 1)],
+]
+
+
 class CustomerAccount(SyncedModel):
     """A customer at one provider account; `remote_id` is Freespee's customer_id,
     SureVoIP's account name or the sipgate user id."""

@@ -4,7 +4,7 @@ hand validated data to the services, which do every write."""
 from rest_framework import serializers
 
 from provisioning.models import (
-    CUSTOM_FIELD_COUNT,
+    CUSTOMER_FIELDS,
     Customer,
     CustomerAccount,
     HttpExchange,
@@ -66,22 +66,7 @@ class CustomerSerializer(PartnerScopedSerializer):
         model = Customer
         fields = [
             "id",
-            "name",
-            "custnr",
-            "email",
-            "corporateid",
-            "firstname",
-            "lastname",
-            "company_name",
-            "phone",
-            "address",
-            "city",
-            "state",
-            "postcode",
-            "country",
-            "receive_monthly_report",
-            "freespee_caller_id",
-            *[f"custom_{n}" for n in range(1, CUSTOM_FIELD_COUNT + 1)],
+            *CUSTOMER_FIELDS,
             "accounts",
             "provider_accounts",
             "created_at",
