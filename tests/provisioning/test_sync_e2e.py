@@ -95,6 +95,7 @@ def test_customer_source_and_number_end_synced_with_tracking_number(sandbox, cel
     assert number.sync_state == SyncState.SYNCED, number.sync_error
 
 
+@pytest.mark.timeout(900)
 def test_chaos_faults_and_killed_workers_lose_and_duplicate_nothing(sandbox, celery_workers):
     partner = PartnerFactory()
     freespee, surevoip = accounts_on(sandbox, partner)
@@ -136,13 +137,10 @@ def test_chaos_faults_and_killed_workers_lose_and_duplicate_nothing(sandbox, cel
             e164=f"+4412249{n:05d}",
             destination=f"SIP/{n}@192.0.2.10:5060",
         )
-    deadline = time.monotonic() + 240
-    kills = 0
-    while not all_operations_terminal() and time.monotonic() < deadline:
+    for round_ in range(10):
         time.sleep(rng.uniform(1.0, 4.0))
-        if kills < 4:
+        if round_ % 2 == 0:
             celery_workers.kill()
-            kills += 1
             # Every wake-up held by the killed worker is re-sent by the sweeper.
             celery_workers.start()
         for customer in rng.sample(customers, 3):
@@ -164,7 +162,7 @@ def test_chaos_faults_and_killed_workers_lose_and_duplicate_nothing(sandbox, cel
         sync.operations_sweep()
         return all_operations_terminal()
 
-    wait_until(settled, timeout=180, interval=2, message="every operation terminal after chaos")
+    wait_until(settled, timeout=420, interval=2, message="every operation terminal after chaos")
 
     failed = SyncOperation.objects.filter(state=OperationState.FAILED)
     assert not failed.exists(), [(str(o), o.error) for o in failed]
