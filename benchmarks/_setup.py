@@ -21,3 +21,5 @@ def django_setup(name: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    # Every run starts from an empty database.
+    call_command("flush", interactive=False, verbosity=0)

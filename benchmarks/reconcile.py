@@ -29,7 +29,6 @@ def main() -> None:
         SyncState,
     )
 
-    Partner.objects.all().delete()
     sandbox = build_app()
     server = serve(sandbox)
     freespee = sandbox.sandboxes["freespee"]
