@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEMO_PASSWORD ?= demo
 PYTEST_ARGS ?=
 
-.PHONY: install run test e2e lint format bench sandbox
+.PHONY: install run test e2e fuzz lint format bench sandbox
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ test: install
 e2e: install
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
+# Schemathesis against the live API (gunicorn, sandboxes, demo data) on a free port.
+fuzz: install
+	bash .ci/fuzz
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -41,4 +45,4 @@ sandbox: install
 	$(BIN)/python manage.py sandbox --port 8100
 
 bench: install
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -1,6 +1,10 @@
 """Query filters of the API's lists (django-filter)."""
 
+from datetime import UTC, datetime
+
 import django_filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
 
 from provisioning.models import (
     Customer,
@@ -15,12 +19,30 @@ from provisioning.models import (
 )
 
 
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time, in UTC."""
+
+    def to_python(self, value: str | None) -> datetime | None:
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        # ISO 8601 allows offsets up to ±23:59, PostgreSQL only up to ±15:59.
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("Give a time in the years 1 to 9999.", code="invalid") from None
+
+
+class ChangedSinceFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class SyncedFilter(django_filters.FilterSet):
     sync_state = django_filters.ChoiceFilter(choices=SyncState.choices)
     provider = django_filters.ChoiceFilter(
         field_name="provider_account__kind", choices=ProviderKind.choices
     )
-    changed_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    changed_since = ChangedSinceFilter(field_name="updated_at", lookup_expr="gte")
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -30,7 +52,7 @@ class CustomerFilter(django_filters.FilterSet):
     provider = django_filters.ChoiceFilter(
         field_name="accounts__provider_account__kind", choices=ProviderKind.choices, distinct=True
     )
-    changed_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    changed_since = ChangedSinceFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Customer
@@ -57,7 +79,7 @@ class SyncOperationFilter(django_filters.FilterSet):
     provider = django_filters.ChoiceFilter(
         field_name="provider_account__kind", choices=ProviderKind.choices
     )
-    changed_since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    changed_since = ChangedSinceFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = SyncOperation

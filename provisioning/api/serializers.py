@@ -1,6 +1,8 @@
 """Shapes of the API's resources. Serializers validate and shape; the views
 hand validated data to the services, which do every write."""
 
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from provisioning.models import (
@@ -12,6 +14,7 @@ from provisioning.models import (
     ProviderAccount,
     ReconciliationRun,
     Source,
+    SourceStatus,
     SyncOperation,
 )
 
@@ -43,6 +46,23 @@ class PartnerScopedSerializer(serializers.ModelSerializer):
             related.queryset = queryset
 
 
+# A customer's email may be blank, which a plain `format: email` in the schema refuses.
+@extend_schema_field(
+    {
+        "anyOf": [
+            {
+                "type": "string",
+                "format": "email",
+                "maxLength": Customer._meta.get_field("email").max_length,
+            },
+            {"type": "string", "maxLength": 0},
+        ]
+    }
+)
+class CustomerEmailField(serializers.EmailField):
+    """An email address, or blank."""
+
+
 class CustomerAccountSerializer(serializers.ModelSerializer):
     provider = serializers.CharField(source="provider_account.kind", read_only=True)
 
@@ -53,6 +73,10 @@ class CustomerAccountSerializer(serializers.ModelSerializer):
 
 
 class CustomerSerializer(PartnerScopedSerializer):
+    serializer_field_mapping = {
+        **PartnerScopedSerializer.serializer_field_mapping,
+        models.EmailField: CustomerEmailField,
+    }
     accounts = CustomerAccountSerializer(many=True, read_only=True)
     provider_accounts = serializers.PrimaryKeyRelatedField(
         many=True,
@@ -76,8 +100,24 @@ class CustomerSerializer(PartnerScopedSerializer):
         # Uniqueness is checked by the model (per partner), with a field-level message.
         validators = []
 
+    def validate_country(self, value: str) -> str:
+        # The model upper-cases the code after checking its length, and some letters grow
+        # when upper-cased ("ß" is "SS"), past the column's width. ISO 3166 codes are ASCII.
+        if not value.isascii():
+            raise serializers.ValidationError("Give an ISO 3166 alpha-3 code, e.g. GBR.")
+        return value
+
 
 class SourceSerializer(PartnerScopedSerializer):
+    # Declared because a read-only model field loses `allow_blank`, and a source
+    # has no status until Freespee has answered.
+    status = serializers.ChoiceField(
+        choices=SourceStatus.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Freespee's status of the source; blank until it has been created there.",
+    )
+
     class Meta:
         model = Source
         fields = [

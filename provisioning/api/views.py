@@ -58,6 +58,9 @@ class BulkRequestSerializer(serializers.Serializer):
     )
 
 
+BULK_ITEM_ID = serializers.IntegerField(min_value=1)
+
+
 class BulkItemResultSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     created = serializers.BooleanField()
@@ -148,16 +151,24 @@ class SyncedResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Pa
         envelope = BulkRequestSerializer(data=request.data)
         envelope.is_valid(raise_exception=True)
         items = envelope.validated_data["items"]
-        existing = {
-            obj.pk: obj
-            for obj in self.get_queryset().filter(
-                pk__in=[item["id"] for item in items if "id" in item]
-            )
-        }
         validated, errors = [], {}
+        # The items are free-form objects: an `id` may be anything JSON holds, and only
+        # an integer names an object (not even `true`, which Python would take for 1).
+        ids: dict[int, int] = {}
+        id_errors: dict[int, list[str]] = {}
         for index, item in enumerate(items):
-            instance = existing.get(item.get("id")) if "id" in item else None
-            if "id" in item and instance is None:
+            if "id" in item:
+                try:
+                    ids[index] = BULK_ITEM_ID.run_validation(item["id"])
+                except ApiValidationError as error:
+                    id_errors[index] = error.detail
+        existing = {obj.pk: obj for obj in self.get_queryset().filter(pk__in=ids.values())}
+        for index, item in enumerate(items):
+            if index in id_errors:
+                errors[str(index)] = {"id": id_errors[index]}
+                continue
+            instance = existing.get(ids[index]) if index in ids else None
+            if index in ids and instance is None:
                 errors[str(index)] = {"id": ["Not found."]}
                 continue
             serializer_class = (
@@ -424,7 +435,12 @@ class NumberSearchView(APIView):
 
     @extend_schema(
         parameters=[api.NumberSearchSerializer],
-        responses={200: api.AvailableNumberSerializer(many=True), **ERRORS, 503: PROBLEM},
+        responses={
+            200: api.AvailableNumberSerializer(many=True),
+            **ERRORS,
+            502: PROBLEM,
+            503: PROBLEM,
+        },
     )
     def get(self, request: Request) -> Response:
         query = api.NumberSearchSerializer(data=request.query_params)
