@@ -4,6 +4,7 @@ Operations are run by calling the engine directly, so each step can be
 inspected; tests/provisioning/test_sync_e2e.py runs the same through real workers.
 """
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -314,3 +315,21 @@ def test_a_source_of_a_customer_that_failed_fails_with_the_reason(freespee, part
     assert source.sync_error_field == "customer"
     assert "custom_1" in source.sync_error
     assert not [r for r in sandbox.requests_log("freespee") if r["path"].endswith("/sources")]
+
+
+def test_no_secret_reaches_the_logs(freespee, surevoip, partner, caplog):
+    caplog.set_level(logging.DEBUG)
+    customer = create_customer(partner, freespee, surevoip)
+    services.number_create(
+        customer=customer,
+        provider_account=surevoip,
+        requested_by=None,
+        e164="+441224900999",
+        destination="SIP/01224900999@192.0.2.10:5060",
+    )
+
+    run_open_operations()
+
+    assert "succeeded" in caplog.text
+    for provider in ("freespee", "surevoip"):
+        assert DEMO_ACCOUNTS[provider][1] not in caplog.text
