@@ -147,6 +147,10 @@ class HttpClient:
         except requests.RequestException as exc:
             error = f"request error: {exc}"
             raise TransientError("The request to the provider failed.") from None
+        except (UnicodeError, ValueError) as exc:
+            # Nothing was sent: the request could not even be encoded.
+            error = f"encoding error: {exc}"
+            raise PermanentError("The request could not be encoded for the provider.") from None
         finally:
             self._record(method, url, params, data, json_body, response, started, error)
 

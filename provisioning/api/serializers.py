@@ -311,12 +311,24 @@ class ReconcileRequestSerializer(serializers.Serializer):
 
 
 class NumberSearchSerializer(serializers.Serializer):
-    areacode = serializers.CharField(required=False, max_length=8)
-    number_filter = serializers.CharField(
-        required=False, max_length=20, help_text="Digits or vanity letters (ABC = 2 …)."
+    areacode = serializers.RegexField(
+        r"^[0-9]{1,8}$", required=False, help_text="UK area code digits, e.g. 1224."
     )
-    number_range = serializers.CharField(
-        required=False, max_length=60, help_text="Ranges and values, e.g. 1000-1999,3000."
+    area_name = serializers.RegexField(
+        r"^[A-Za-z][A-Za-z .'-]{0,39}$",
+        required=False,
+        help_text="A place name, e.g. Aberdeen (looked up as area codes).",
+    )
+    number_filter = serializers.RegexField(
+        r"^[0-9A-Za-z]{1,20}$",
+        required=False,
+        help_text="Digits or vanity letters (ABC = 2 …).",
+    )
+    number_range = serializers.RegexField(
+        r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$",
+        max_length=60,
+        required=False,
+        help_text="Ranges and values, e.g. 1000-1999,3000.",
     )
     provider_account = serializers.IntegerField(
         required=False, help_text="The SureVoIP account to search with (default: the first)."

@@ -10,6 +10,7 @@ from provisioning.models import (
     Customer,
     Number,
     OperationState,
+    ProviderAccount,
     Source,
     StaffRole,
     SyncOperation,
@@ -363,3 +364,22 @@ class TestTenantIsolation:
         assert response.status_code == 200
         assert foreign[resource] not in {row["id"] for row in response.json()["results"]}
         assert response.json()["count"] == 0 or resource in ("provider-accounts",)
+
+
+def test_number_search_finds_free_numbers_by_vanity_letters(tenant, sandbox):
+    ProviderAccount.objects.filter(pk=tenant.surevoip.pk).update(base_url=f"{sandbox.url}/surevoip")
+
+    response = tenant.client.get("/api/v1/number-search/", {"number_filter": "Ab"})
+
+    assert response.status_code == 200, response.json()
+    numbers = [row["e164"] for row in response.json()]
+    assert numbers and all(n.startswith("+44") and "22" in n for n in numbers)
+
+
+def test_number_search_refuses_malformed_input_naming_the_field(tenant):
+    response = tenant.client.get(
+        "/api/v1/number-search/", {"areacode": "12a", "number_range": "10--20"}
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"areacode", "number_range"}
