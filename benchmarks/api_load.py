@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -35,7 +36,6 @@ WARM_UP_SECONDS = 2
 GUNICORN_WORKERS = 2
 GUNICORN_THREADS = 4
 CLIENT_PROCESSES = 2
-SLUG = "bench-api"
 # `{n}` becomes a number unique to each request: custnr is unique per partner.
 CREATE_BODY = json.dumps(
     {
@@ -89,8 +89,7 @@ def seed() -> tuple[str, int, int]:
         SyncState,
     )
 
-    Partner.objects.filter(slug=SLUG).delete()
-    partner = Partner.objects.create(name="Bench API", slug=SLUG)
+    partner = Partner.objects.create(name="Bench API", slug="bench-api")
     # No worker runs: the account is never called, it only gives creates somewhere to go.
     account = services.provider_account_save(
         provider_account=ProviderAccount(partner=partner),
@@ -167,9 +166,9 @@ def start_gunicorn(port: int) -> subprocess.Popen:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+            if requests.get(f"http://127.0.0.1:{port}/bench/constant", timeout=5).ok:
                 return server
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.2)
     server.terminate()
@@ -321,6 +320,8 @@ def main() -> None:
         ),
     ]
     client, run = ("wrk", run_wrk) if shutil.which("wrk") else ("Python client", run_python)
+    # Stopped from outside, still stop gunicorn: SIGTERM then unwinds through `finally`.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
     port = free_port()
     server = start_gunicorn(port)
     base = f"http://127.0.0.1:{port}"
