@@ -329,6 +329,9 @@ class Customer(models.Model):
         if self.phone:
             self.phone = phone_number_or_error(self.phone, "phone")
         if self.country:
+            # Check before upper-casing: "ß".upper() is "SS", which would overflow the column.
+            if not re.fullmatch(r"[A-Za-z]{3}", self.country):
+                raise ValidationError({"country": "Use the three-letter ISO code, e.g. GBR."})
             self.country = self.country.upper()
 
 

@@ -117,3 +117,13 @@ def test_sipgate_account_must_belong_to_a_customer():
         account.full_clean()
 
     assert "customer" in error.value.message_dict
+
+
+@pytest.mark.parametrize("country", ["ßßß", "GB", "G1R"])
+def test_country_must_be_three_ascii_letters(country):
+    customer = CustomerFactory.build(country=country)
+
+    with pytest.raises(ValidationError) as error:
+        customer.clean()
+
+    assert list(error.value.message_dict) == ["country"]
