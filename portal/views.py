@@ -10,16 +10,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from integrations.errors import IntegrationError
 from portal import forms
-from provisioning import imports, selectors, services
+from provisioning import budget, imports, selectors, services
 from provisioning.models import (
+    Customer,
     CustomerAccount,
     ImportJob,
     Number,
@@ -78,14 +79,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - timedelta(hours=24)
     hours = selectors.operations_per_hour(partner=partner, since=since)
     peak = max([h["succeeded"] + h["failed"] for h in hours] or [1])
+    accounts = list(selectors.provider_account_list(partner=partner))
+    left = budget.budget_remaining(provider_accounts=accounts)
     return render(
         request,
         "portal/dashboard.html",
         {
             "counts": selectors.sync_state_counts(partner=partner),
             "states": SyncState,
-            "accounts": selectors.provider_account_list(partner=partner),
-            "operations": selectors.operations_since(partner=partner, since=since)[:20],
+            "accounts": [(account, left[account.pk]) for account in accounts],
+            "operations": selectors.operations_since(partner=partner, since=since, limit=20),
             "hours": hours,
             "peak": peak,
         },
@@ -95,21 +98,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @staff_view()
 def customer_list(request: HttpRequest) -> HttpResponse:
     form = forms.CustomerFilterForm(request.GET)
-    customers = selectors.customer_list(partner=request.partner)
-    if form.is_valid():
-        query = form.cleaned_data["q"]
-        if query:
-            customers = customers.filter(
-                Q(name__icontains=query) | Q(custnr__icontains=query) | Q(email__icontains=query)
-            )
-        if form.cleaned_data["sync_state"]:
-            customers = customers.filter(
-                accounts__sync_state=form.cleaned_data["sync_state"]
-            ).distinct()
-        if form.cleaned_data["provider"]:
-            customers = customers.filter(
-                accounts__provider_account__kind=form.cleaned_data["provider"]
-            ).distinct()
+    filters = form.cleaned_data if form.is_valid() else {}
+    customers = selectors.customer_list(
+        partner=request.partner,
+        search=filters.get("q", ""),
+        sync_state=filters.get("sync_state", ""),
+        provider_kind=filters.get("provider", ""),
+    )
     page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -159,27 +154,23 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Saved; the providers are being updated.")
             return redirect("portal:customer_detail", pk=customer.pk)
-    # Show the provider's own complaints on the fields they concern.
-    for account in customer.accounts.all():
-        if account.sync_error_field in form.fields and request.method == "GET":
-            form.add_error(
-                account.sync_error_field, f"{account.provider_account}: {account.sync_error}"
-            )
+    if request.method == "GET":
+        # Show the provider's own complaints on the fields they concern. The form is
+        # unbound, so they go straight into its errors: add_error needs cleaned data.
+        for account in customer.accounts.all():
+            if account.sync_error_field in form.fields:
+                form.errors.setdefault(account.sync_error_field, form.error_class()).append(
+                    f"{account.provider_account}: {account.sync_error}"
+                )
     return render(request, "portal/customer_form.html", {"form": form, "customer": customer})
 
 
 @staff_view()
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _customer(request, pk)
-    operations = (
-        selectors.operation_list(partner=request.partner)
-        .filter(
-            Q(customer_account__customer=customer)
-            | Q(source__customer=customer)
-            | Q(number__customer=customer)
-        )
-        .prefetch_related("exchanges")[:50]
-    )
+    operations = selectors.operation_list(
+        partner=request.partner, customer=customer
+    ).prefetch_related("exchanges")[:50]
     return render(
         request,
         "portal/customer_detail.html",
@@ -260,6 +251,39 @@ def source_end(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("portal:customer_detail", pk=source.customer_id)
 
 
+# Every search result has its own list of customers to provision to: all of a large
+# partner's customers in each would make the page megabytes long and take seconds.
+NUMBER_CUSTOMER_CHOICES = 50
+
+
+def _number_customer_chosen(request: HttpRequest) -> Customer | None:
+    """The customer whose page led here ("Add a number"), if any."""
+    customer_id = request.GET.get("customer", "")
+    # A hand-edited link is simply ignored, including ids too large for the column.
+    if not (customer_id.isdecimal() and len(customer_id) <= 18):
+        return None
+    return (
+        selectors.customer_list(partner=request.partner)
+        .prefetch_related(None)
+        .only("id", "name", "custnr")
+        .filter(pk=int(customer_id))
+        .first()
+    )
+
+
+def _number_customer_choices(request: HttpRequest, chosen: Customer | None) -> list[Customer]:
+    """The customers a found number can go to: the chosen one and the newest, by name."""
+    newest = list(
+        selectors.customer_list(partner=request.partner)
+        .prefetch_related(None)
+        .only("id", "name", "custnr")
+        .order_by("-created_at", "-id")[:NUMBER_CUSTOMER_CHOICES]
+    )
+    if chosen is not None and chosen not in newest:
+        newest.append(chosen)
+    return sorted(newest, key=lambda customer: (customer.name.casefold(), customer.pk))
+
+
 @staff_view()
 def number_search(request: HttpRequest) -> HttpResponse:
     form = forms.NumberSearchForm(request.GET or None)
@@ -284,11 +308,20 @@ def number_search(request: HttpRequest) -> HttpResponse:
                 )
             except IntegrationError as exc:
                 error = f"SureVoIP did not answer the search: {exc.message}"
+    chosen = _number_customer_chosen(request)
+    customer_options = ""
+    if results:
+        # Rendered once and repeated in every result's form.
+        customer_options = render_to_string(
+            "portal/_customer_options.html",
+            {"customers": _number_customer_choices(request, chosen), "chosen": chosen},
+        )
     context = {
         "form": form,
         "results": results,
         "error": error,
-        "customers": selectors.customer_list(partner=request.partner).only("id", "name", "custnr"),
+        "customer_options": customer_options,
+        "chosen": chosen,
         "account": account,
     }
     partial = request.headers.get("HX-Request") == "true"
@@ -362,11 +395,22 @@ def sync_badge(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 
 @staff_view()
 def attention(request: HttpRequest) -> HttpResponse:
-    context = selectors.attention_list(partner=request.partner)
+    # Each list has its own pages: after a provider outage there can be thousands of
+    # failures, and one page listing them all would take seconds to render.
+    sections = {}
+    for name, objects in selectors.attention_list(partner=request.partner).items():
+        parameter = f"{name}_page"
+        query = request.GET.copy()
+        query.pop(parameter, None)
+        sections[name] = {
+            "page": Paginator(objects, PAGE_SIZE).get_page(request.GET.get(parameter)),
+            "parameter": parameter,
+            "query": query.urlencode(),
+        }
     runs = selectors.reconciliation_run_list(partner=request.partner).filter(
         dry_run=False, unmanaged__gt=0
     )[:5]
-    return render(request, "portal/attention.html", {**context, "runs": runs})
+    return render(request, "portal/attention.html", {**sections, "runs": runs})
 
 
 @staff_view(StaffRole.OPERATOR)

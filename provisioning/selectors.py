@@ -1,12 +1,27 @@
 """Reads, scoped to a partner here and nowhere else."""
 
-from django.db.models import Prefetch, QuerySet
+from datetime import datetime
+
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncHour
 
 from provisioning.models import (
     ApiKey,
     Customer,
     CustomerAccount,
     Number,
+    OperationState,
     Partner,
     ProviderAccount,
     ProviderKind,
@@ -16,14 +31,31 @@ from provisioning.models import (
 )
 
 
-def customer_list(*, partner: Partner) -> QuerySet[Customer]:
-    """The partner's live customers with their provider accounts."""
+def customer_list(
+    *, partner: Partner, search: str = "", sync_state: str = "", provider_kind: str = ""
+) -> QuerySet[Customer]:
+    """The partner's live customers with their provider accounts, optionally those
+    matching `search` or with an account in `sync_state` at a `provider_kind`."""
     accounts = CustomerAccount.objects.select_related("provider_account").order_by("id")
-    return (
+    customers = (
         Customer.objects.filter(partner=partner, deleted_at__isnull=True)
         .prefetch_related(Prefetch("accounts", queryset=accounts))
         .order_by("name", "id")
     )
+    if search:
+        customers = customers.filter(
+            Q(name__icontains=search) | Q(custnr__icontains=search) | Q(email__icontains=search)
+        )
+    if sync_state or provider_kind:
+        # EXISTS rather than a join: a join repeats the customer once per matching
+        # account and needs DISTINCT over every column of the wide customer row.
+        matching = CustomerAccount.objects.filter(customer=OuterRef("pk"))
+        if sync_state:
+            matching = matching.filter(sync_state=sync_state)
+        if provider_kind:
+            matching = matching.filter(provider_account__kind=provider_kind)
+        customers = customers.filter(Exists(matching))
+    return customers
 
 
 def source_list(*, partner: Partner) -> QuerySet[Source]:
@@ -46,8 +78,12 @@ def provider_account_list(*, partner: Partner) -> QuerySet[ProviderAccount]:
     return ProviderAccount.objects.filter(partner=partner).order_by("kind", "name", "id")
 
 
-def operation_list(*, partner: Partner) -> QuerySet[SyncOperation]:
-    return (
+def operation_list(
+    *, partner: Partner, customer: Customer | None = None
+) -> QuerySet[SyncOperation]:
+    """The partner's sync journal, newest first; with `customer`, only the operations
+    on that customer's accounts, sources and numbers."""
+    operations = (
         SyncOperation.objects.filter(partner=partner)
         .select_related(
             "provider_account",
@@ -58,6 +94,16 @@ def operation_list(*, partner: Partner) -> QuerySet[SyncOperation]:
         )
         .order_by("-id")
     )
+    if customer is not None:
+        # The customer's object ids first: an OR across the three joins cannot use an
+        # index and reads the partner's whole journal; an OR of id lists reads the
+        # foreign key indexes.
+        operations = operations.filter(
+            Q(customer_account__in=list(customer.accounts.values_list("id", flat=True)))
+            | Q(source__in=list(customer.sources.values_list("id", flat=True)))
+            | Q(number__in=list(customer.numbers.values_list("id", flat=True)))
+        )
+    return operations
 
 
 def reconciliation_run_list(*, partner: Partner) -> QuerySet[ReconciliationRun]:
@@ -77,50 +123,59 @@ def api_key_get_active(*, key: str) -> ApiKey | None:
 
 def sync_state_counts(*, partner: Partner) -> dict[str, dict[str, dict[str, int]]]:
     """{provider: {"customers"|"sources"|"numbers": {state: count}}} in three queries."""
-    from django.db.models import Count
-
     counts: dict[str, dict[str, dict[str, int]]] = {}
+    # Scoped by the partner's provider accounts, not its customers: that join is to a
+    # handful of rows instead of every customer. No ordering: the models' default
+    # ordering would join and group by more.
     sets = {
-        "customers": CustomerAccount.objects.filter(customer__partner=partner),
-        "sources": Source.objects.filter(customer__partner=partner),
-        "numbers": Number.objects.filter(customer__partner=partner),
+        "customers": CustomerAccount.objects.filter(provider_account__partner=partner),
+        "sources": Source.objects.filter(provider_account__partner=partner),
+        "numbers": Number.objects.filter(provider_account__partner=partner),
     }
     for label, queryset in sets.items():
-        rows = queryset.values("provider_account__kind", "sync_state").annotate(n=Count("id"))
+        rows = (
+            queryset.order_by()
+            .values("provider_account__kind", "sync_state")
+            .annotate(n=Count("id"))
+        )
         for row in rows:
             provider = counts.setdefault(ProviderKind(row["provider_account__kind"]).label, {})
             provider.setdefault(label, {})[row["sync_state"]] = row["n"]
     return counts
 
 
-def operations_since(*, partner: Partner, since) -> QuerySet[SyncOperation]:
-    """Operations created since a time, failures first, newest first."""
-    from django.db.models import Case, IntegerField, Value, When
-
+def operations_since(*, partner: Partner, since: datetime, limit: int) -> QuerySet[SyncOperation]:
+    """The first `limit` operations created since a time, failures first, newest first."""
+    failed_first = Case(
+        When(state=OperationState.FAILED, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    # Choose the few rows on the journal alone, then join what the page shows to them:
+    # sorting the joined rows would join every operation of the period first.
+    chosen = (
+        SyncOperation.objects.filter(partner=partner, created_at__gte=since)
+        .annotate(failed_first=failed_first)
+        .order_by("failed_first", "-id")
+        .values("id")[:limit]
+    )
     return (
         operation_list(partner=partner)
-        .filter(created_at__gte=since)
-        .annotate(
-            failed_first=Case(
-                When(state="failed", then=Value(0)), default=Value(1), output_field=IntegerField()
-            )
-        )
+        .filter(id__in=chosen)
+        .annotate(failed_first=failed_first)
         .order_by("failed_first", "-id")
     )
 
 
-def operations_per_hour(*, partner: Partner, since) -> list[dict]:
+def operations_per_hour(*, partner: Partner, since: datetime) -> list[dict]:
     """[{"hour": datetime, "succeeded": n, "failed": n}] for a small chart."""
-    from django.db.models import Count, Q
-    from django.db.models.functions import TruncHour
-
     return list(
         SyncOperation.objects.filter(partner=partner, created_at__gte=since)
         .annotate(hour=TruncHour("created_at"))
         .values("hour")
         .annotate(
-            succeeded=Count("id", filter=Q(state="succeeded")),
-            failed=Count("id", filter=Q(state="failed")),
+            succeeded=Count("id", filter=Q(state=OperationState.SUCCEEDED)),
+            failed=Count("id", filter=Q(state=OperationState.FAILED)),
         )
         .order_by("hour")
     )
@@ -139,7 +194,8 @@ def attention_list(*, partner: Partner) -> dict[str, QuerySet]:
             customer__partner=partner, sync_state__in=states
         )
         .select_related("customer", "provider_account")
-        .prefetch_related(failed_operations),
+        .prefetch_related(failed_operations)
+        .order_by("customer__name", "customer_id", "id"),
         "sources": source_list(partner=partner)
         .filter(sync_state__in=states)
         .prefetch_related(failed_operations),

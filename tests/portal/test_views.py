@@ -4,8 +4,19 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from provisioning import services
-from provisioning.models import Customer, ImportJob, ImportState, StaffRole
+from provisioning.budget import Purpose, budget_reset, budget_take
+from provisioning.models import (
+    Customer,
+    CustomerAccount,
+    ImportJob,
+    ImportState,
+    ProviderKind,
+    ReconciliationRun,
+    StaffRole,
+    SyncState,
+)
 from tests.factories import (
+    CustomerFactory,
     NumberFactory,
     PartnerFactory,
     ProviderAccountFactory,
@@ -181,3 +192,132 @@ def test_csv_import_previews_then_runs(operator, django_capture_on_commit_callba
     assert Customer.objects.get().phone == "+441224279484"
     report = operator.get(reverse("portal:import_report", args=[job.pk])).content.decode()
     assert "created" in report and "invalid" in report
+
+
+def test_dashboard_shows_each_accounts_remaining_request_budget(operator):
+    surevoip = SureVoIPAccountFactory(partner=operator.partner, request_budget=5000)
+    budget_reset(provider_account=surevoip)
+    for _ in range(3):
+        budget_take(
+            provider_account_id=surevoip.pk,
+            budget=surevoip.request_budget,
+            window=surevoip.request_budget_window,
+            purpose=Purpose.WRITE,
+        )
+
+    try:
+        page = operator.get(reverse("portal:dashboard")).content.decode()
+    finally:
+        budget_reset(provider_account=surevoip)
+
+    assert "4997 of 5000</span> left this hour" in page
+
+
+def test_edit_form_shows_the_providers_complaint_on_its_field(operator):
+    populate(operator.partner, 1)
+    account = Customer.objects.get().accounts.first()
+    CustomerAccount.objects.filter(pk=account.pk).update(
+        sync_state=SyncState.FAILED, sync_error="Email address is taken.", sync_error_field="email"
+    )
+
+    response = operator.get(reverse("portal:customer_edit", args=[account.customer_id]))
+
+    assert response.status_code == 200
+    assert response.context["form"]["email"].errors == [
+        f"{account.provider_account}: Email address is taken."
+    ]
+
+
+def test_customer_filter_lists_each_customer_once(operator):
+    populate(operator.partner, 3)
+    first = Customer.objects.order_by("name").first()
+    CustomerAccount.objects.filter(customer=first).update(sync_state=SyncState.FAILED)
+    url = reverse("portal:customer_list")
+
+    failed = operator.get(url, {"sync_state": "failed"}).context["page"]
+    failed_at_surevoip = operator.get(url, {"sync_state": "failed", "provider": "surevoip"})
+    synced = operator.get(url, {"sync_state": "synced"}).context["page"]
+
+    assert [customer.pk for customer in failed] == [first.pk]
+    assert failed.paginator.count == 1
+    assert [customer.pk for customer in failed_at_surevoip.context["page"]] == [first.pk]
+    assert synced.paginator.count == 0
+
+
+def test_customer_filter_matches_state_and_provider_on_the_same_account(operator):
+    populate(operator.partner, 1)
+    customer = Customer.objects.get()
+    CustomerAccount.objects.filter(
+        customer=customer, provider_account__kind=ProviderKind.FREESPEE
+    ).update(sync_state=SyncState.FAILED)
+    url = reverse("portal:customer_list")
+
+    at_freespee = operator.get(url, {"sync_state": "failed", "provider": "freespee"})
+    at_surevoip = operator.get(url, {"sync_state": "failed", "provider": "surevoip"})
+
+    assert at_freespee.context["page"].paginator.count == 1
+    assert at_surevoip.context["page"].paginator.count == 0
+
+
+def test_customer_timeline_shows_only_that_customers_operations(operator):
+    populate(operator.partner, 2)
+    first, second = Customer.objects.order_by("name")
+
+    response = operator.get(reverse("portal:customer_detail", args=[first.pk]))
+
+    operations = list(response.context["operations"])
+    assert {operation.customer_account.customer_id for operation in operations} == {first.pk}
+    assert len(operations) == first.accounts.count()
+    assert second.name not in response.content.decode()
+
+
+def test_needs_attention_pages_each_list(operator):
+    populate(operator.partner, 30)
+    CustomerAccount.objects.filter(provider_account__kind=ProviderKind.FREESPEE).update(
+        sync_state=SyncState.FAILED, sync_error="Rejected."
+    )
+    url = reverse("portal:attention")
+
+    first = operator.get(url)
+    second = operator.get(url, {"customer_accounts_page": 2})
+
+    assert len(first.context["customer_accounts"]["page"]) == 25
+    assert len(second.context["customer_accounts"]["page"]) == 5
+    assert "customer_accounts_page=2" in first.content.decode()
+    assert "(30)" in first.content.decode()
+
+
+def test_needs_attention_lists_unmanaged_customers_and_numbers(operator):
+    account = ProviderAccountFactory(partner=operator.partner)
+    ReconciliationRun.objects.create(
+        provider_account=account,
+        unmanaged=2,
+        unmanaged_items=[
+            {"kind": "customer", "remote_id": "77", "record": {"name": "Found customer"}},
+            {"kind": "number", "remote_id": "+441224900999", "record": {"e164": "+441224900999"}},
+        ],
+    )
+
+    response = operator.get(reverse("portal:attention"))
+
+    assert response.status_code == 200
+    assert "Found customer" in response.content.decode()
+    assert "number +441224900999 +441224900999" in response.content.decode()
+
+
+def test_number_search_offers_the_linked_customer_and_the_newest_ones(operator, sandbox):
+    account = SureVoIPAccountFactory(partner=operator.partner, base_url=f"{sandbox.url}/surevoip")
+    budget_reset(provider_account=account)
+    oldest, second, *_, newest = [CustomerFactory(partner=operator.partner) for _ in range(55)]
+
+    url = reverse("portal:number_search")
+    response = operator.get(url, {"area": "1224", "customer": oldest.pk})
+
+    options = response.context["customer_options"]
+    assert response.context["results"]
+    assert f'<option value="{oldest.pk}" selected>' in options
+    assert f'<option value="{newest.pk}">' in options
+    assert f'<option value="{second.pk}">' not in options
+    # The placeholder, the 50 newest and the linked one.
+    assert options.count("<option") == 52
+    assert response.content.decode().count(str(options)) == len(response.context["results"])
