@@ -5,6 +5,7 @@ from django import forms
 from provisioning.models import (
     CUSTOM_FIELD_COUNT,
     CUSTOMER_FIELDS,
+    ApiKey,
     Customer,
     ImportKind,
     Number,
@@ -12,6 +13,7 @@ from provisioning.models import (
     ProviderAccount,
     ProviderKind,
     Source,
+    StaffRole,
     SyncState,
 )
 
@@ -123,7 +125,9 @@ class NumberSearchForm(forms.Form):
     number_range = forms.CharField(required=False, max_length=60, help_text="e.g. 1000-1999,3000")
 
 
-class CustomerFilterForm(forms.Form):
+class ListFilterForm(forms.Form):
+    """Search and filters of the customer and number lists."""
+
     q = forms.CharField(required=False, label="Search", max_length=100)
     sync_state = forms.ChoiceField(required=False, choices=[("", "Any state"), *SyncState.choices])
     provider = forms.ChoiceField(
@@ -151,3 +155,124 @@ class CsvImportForm(forms.Form):
         self.fields["provider_accounts"].queryset = ProviderAccount.objects.filter(
             partner=partner
         ).exclude(kind=ProviderKind.SIPGATE)
+
+
+class StaffAddForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False)
+    role = forms.ChoiceField(choices=StaffRole.choices, initial=StaffRole.VIEWER)
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        strip=False,
+        help_text="They can change it after logging in.",
+    )
+    password_again = forms.CharField(
+        label="Password (again)",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        strip=False,
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", "The two passwords differ.")
+        return data
+
+
+class StaffUpdateForm(forms.Form):
+    role = forms.ChoiceField(choices=StaffRole.choices)
+    is_active = forms.BooleanField(
+        required=False, label="Can log in", help_text="Untick to take their login away."
+    )
+
+
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["name"]
+        help_texts = {"name": "What uses the key, e.g. “billing system”."}
+
+
+class ProviderAccountForm(forms.ModelForm):
+    """A provider account's settings. The secret is write-only: never shown, and
+    left blank on an existing account it keeps the stored one."""
+
+    secret = forms.CharField(
+        label="Password or API secret",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    base_url = forms.URLField(label="Base URL", max_length=300, assume_scheme="https")
+    customer_custnr = forms.CharField(
+        label="Customer number",
+        required=False,
+        max_length=50,
+        help_text="sipgate only: the customer this sipgate account belongs to.",
+    )
+
+    # The service's errors on the account's customer belong on the field that names it.
+    service_error_fields = {"customer": "customer_custnr"}
+
+    class Meta:
+        model = ProviderAccount
+        fields = [
+            "kind",
+            "name",
+            "base_url",
+            "api_version",
+            "username",
+            "surevoip_partner_name",
+            "request_budget",
+            "request_budget_window",
+        ]
+        labels = {"api_version": "API version", "surevoip_partner_name": "SureVoIP partner name"}
+
+    field_order = [
+        "kind",
+        "name",
+        "base_url",
+        "api_version",
+        "username",
+        "secret",
+        "surevoip_partner_name",
+        "customer_custnr",
+    ]
+
+    def __init__(self, *args, partner: Partner, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.partner = partner
+        self.instance.partner = partner
+        if self.instance.pk:
+            del self.fields["kind"]
+            self.fields["secret"].help_text = "Leave blank to keep the stored one."
+            if self.instance.customer_id:
+                self.initial["customer_custnr"] = self.instance.customer.custnr
+        else:
+            self.fields["secret"].required = True
+
+    def clean_customer_custnr(self) -> Customer | None:
+        custnr = self.cleaned_data["customer_custnr"].strip()
+        if not custnr:
+            return None
+        customer = Customer.objects.filter(
+            partner=self.partner, custnr=custnr, deleted_at__isnull=True
+        ).first()
+        if customer is None:
+            raise forms.ValidationError(f"You have no customer numbered {custnr}.")
+        return customer
+
+    def _post_clean(self) -> None:
+        # The service validates the whole account, secret included, when it saves it.
+        pass
+
+    def service_fields(self) -> dict:
+        fields = {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.fields}
+        fields["customer"] = self.cleaned_data["customer_custnr"]
+        return fields
+
+
+class PauseForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300, initial="Paused for maintenance.", help_text="Shown on the dashboard."
+    )

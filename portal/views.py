@@ -13,13 +13,16 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from integrations.errors import IntegrationError
 from portal import forms
 from provisioning import budget, imports, selectors, services
 from provisioning.models import (
+    ApiKey,
     Customer,
     CustomerAccount,
     ImportJob,
@@ -28,6 +31,7 @@ from provisioning.models import (
     Partner,
     ProviderKind,
     Source,
+    StaffMembership,
     StaffRole,
     SyncOperation,
     SyncState,
@@ -65,7 +69,9 @@ def staff_view(role: str = StaffRole.VIEWER) -> Callable:
 
 def _fail_form(form: Any, error: ValidationError) -> None:
     """Put a service's validation errors on the form's fields."""
+    renamed = getattr(form, "service_error_fields", {})
     for field, messages_ in error.message_dict.items():
+        field = renamed.get(field, field)
         form.add_error(field if field in form.fields else None, messages_)
 
 
@@ -97,7 +103,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @staff_view()
 def customer_list(request: HttpRequest) -> HttpResponse:
-    form = forms.CustomerFilterForm(request.GET)
+    form = forms.ListFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
     customers = selectors.customer_list(
         partner=request.partner,
@@ -105,13 +111,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         sync_state=filters.get("sync_state", ""),
         provider_kind=filters.get("provider", ""),
     )
-    page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, query = _page_with_query(request, customers)
     return render(
-        request,
-        "portal/customer_list.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        request, "portal/customer_list.html", {"form": form, "page": page, "query": query}
     )
 
 
@@ -284,6 +286,53 @@ def _number_customer_choices(request: HttpRequest, chosen: Customer | None) -> l
     return sorted(newest, key=lambda customer: (customer.name.casefold(), customer.pk))
 
 
+def _page_with_query(request: HttpRequest, objects) -> tuple[Any, str]:
+    """A page of `objects` and the query string that keeps the filters across pages."""
+    page = Paginator(objects, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return page, query.urlencode()
+
+
+@staff_view()
+def number_list(request: HttpRequest) -> HttpResponse:
+    form = forms.ListFilterForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {}
+    numbers = selectors.number_list(
+        partner=request.partner,
+        search=filters.get("q", ""),
+        sync_state=filters.get("sync_state", ""),
+        provider_kind=filters.get("provider", ""),
+    )
+    page, query = _page_with_query(request, numbers)
+    return render(request, "portal/number_list.html", {"form": form, "page": page, "query": query})
+
+
+@staff_view(StaffRole.OPERATOR)
+@require_POST
+def number_dnd(request: HttpRequest, pk: int) -> HttpResponse:
+    """Turn a sipgate extension's do-not-disturb on or off."""
+    number = get_object_or_404(
+        selectors.number_list(partner=request.partner).filter(
+            provider_account__kind=ProviderKind.SIPGATE
+        ),
+        pk=pk,
+    )
+    dnd = request.POST.get("dnd") == "on"
+    services.number_update(number=number, requested_by=request.user, dnd=dnd)
+    state = "on" if dnd else "off"
+    messages.success(request, f"{number.e164}: do not disturb {state}; sipgate is being updated.")
+    return redirect(_next_url(request, "portal:number_list"))
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    """Where a form asks to go back to: a path on this site, or `default`."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse(default)
+
+
 @staff_view()
 def number_search(request: HttpRequest) -> HttpResponse:
     form = forms.NumberSearchForm(request.GET or None)
@@ -421,7 +470,7 @@ def operation_retry(request: HttpRequest, pk: int) -> HttpResponse:
     )
     services.operation_retry(operation=operation, requested_by=request.user)
     messages.success(request, "Retrying.")
-    return redirect(request.POST.get("next") or "portal:attention")
+    return redirect(_next_url(request, "portal:attention"))
 
 
 @staff_view(StaffRole.OPERATOR)
@@ -502,3 +551,178 @@ def import_report(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(imports.import_report(job=job), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
     return response
+
+
+# Partner settings: staff, API keys and provider accounts, for admins only.
+
+
+@staff_view(StaffRole.ADMIN)
+def staff_list(request: HttpRequest) -> HttpResponse:
+    memberships = (
+        StaffMembership.objects.filter(partner=request.partner)
+        .select_related("user")
+        .order_by("user__username")
+    )
+    return render(request, "portal/settings/staff_list.html", {"memberships": memberships})
+
+
+@staff_view(StaffRole.ADMIN)
+def staff_add(request: HttpRequest) -> HttpResponse:
+    form = forms.StaffAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            membership = services.staff_add(
+                partner=request.partner,
+                username=data["username"],
+                email=data["email"],
+                password=data["password"],
+                role=data["role"],
+                actor=request.user,
+            )
+        except ValidationError as error:
+            _fail_form(form, error)
+        else:
+            messages.success(request, f"{membership.user.get_username()} can now log in.")
+            return redirect("portal:staff_list")
+    return render(request, "portal/settings/staff_form.html", {"form": form})
+
+
+@staff_view(StaffRole.ADMIN)
+def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(
+        StaffMembership.objects.filter(partner=request.partner).select_related("user"), pk=pk
+    )
+    form = forms.StaffUpdateForm(
+        request.POST or None,
+        initial={"role": membership.role, "is_active": membership.user.is_active},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.staff_update(membership=membership, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _fail_form(form, error)
+        else:
+            messages.success(request, f"{membership.user.get_username()}: saved.")
+            return redirect("portal:staff_list")
+    return render(
+        request, "portal/settings/staff_form.html", {"form": form, "membership": membership}
+    )
+
+
+@staff_view(StaffRole.ADMIN)
+def api_key_list(request: HttpRequest) -> HttpResponse:
+    form = forms.ApiKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        api_key, key = services.api_key_create(
+            partner=request.partner, name=form.cleaned_data["name"], actor=request.user
+        )
+        # Shown on this one response and never again: only its hash is kept.
+        response = render(
+            request, "portal/settings/api_key_created.html", {"api_key": api_key, "key": key}
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+    keys = ApiKey.objects.filter(partner=request.partner).order_by("revoked_at", "-created_at")
+    return render(request, "portal/settings/api_key_list.html", {"form": form, "keys": keys})
+
+
+@staff_view(StaffRole.ADMIN)
+@require_POST
+def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    api_key = get_object_or_404(ApiKey.objects.filter(partner=request.partner), pk=pk)
+    services.api_key_revoke(api_key=api_key, actor=request.user)
+    messages.success(request, f"The key “{api_key.name}” no longer works.")
+    return redirect("portal:api_key_list")
+
+
+def _provider_account(request: HttpRequest, pk: int):
+    return get_object_or_404(selectors.provider_account_list(partner=request.partner), pk=pk)
+
+
+@staff_view(StaffRole.ADMIN)
+def provider_account_list(request: HttpRequest) -> HttpResponse:
+    accounts = list(
+        selectors.provider_account_list(partner=request.partner).select_related(
+            "customer", "paused_by"
+        )
+    )
+    left = budget.budget_remaining(provider_accounts=accounts)
+    return render(
+        request,
+        "portal/settings/provider_account_list.html",
+        {"accounts": [(account, left[account.pk]) for account in accounts]},
+    )
+
+
+@staff_view(StaffRole.ADMIN)
+def provider_account_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    account = _provider_account(request, pk) if pk else None
+    form = forms.ProviderAccountForm(
+        request.POST or None, instance=account, partner=request.partner
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = services.provider_account_save(
+                provider_account=form.instance,
+                secret=form.cleaned_data["secret"],
+                actor=request.user,
+                **form.service_fields(),
+            )
+        except ValidationError as error:
+            _fail_form(form, error)
+        else:
+            messages.success(request, f"{account.name}: saved. Test the connection to check it.")
+            return redirect("portal:provider_account_list")
+    return render(
+        request, "portal/settings/provider_account_form.html", {"form": form, "account": account}
+    )
+
+
+@staff_view(StaffRole.ADMIN)
+def provider_account_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _provider_account(request, pk)
+    form = forms.PauseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.provider_account_pause(
+            provider_account=account, reason=form.cleaned_data["reason"], actor=request.user
+        )
+        messages.success(request, f"{account.name} is paused: changes wait until you resume it.")
+        return redirect("portal:provider_account_list")
+    return render(
+        request, "portal/settings/provider_account_pause.html", {"form": form, "account": account}
+    )
+
+
+@staff_view(StaffRole.ADMIN)
+@require_POST
+def provider_account_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _provider_account(request, pk)
+    woken = services.provider_account_resume(provider_account=account, actor=request.user)
+    messages.success(request, f"{account.name} is resumed; {woken} waiting change(s) go out now.")
+    return redirect("portal:provider_account_list")
+
+
+@staff_view(StaffRole.ADMIN)
+@require_POST
+def provider_account_ping(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _provider_account(request, pk)
+    ping = services.provider_account_ping(provider_account=account)
+    if ping.ok:
+        messages.success(request, f"{account.name} answered in {ping.latency_ms} ms.")
+    else:
+        messages.error(request, f"{account.name} did not answer: {ping.detail}")
+    return redirect("portal:provider_account_list")
+
+
+@staff_view(StaffRole.ADMIN)
+@require_POST
+def provider_account_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _provider_account(request, pk)
+    services.reconciliation_request(provider_account=account, requested_by=request.user)
+    messages.success(
+        request,
+        f"{account.name} is being compared with the portal; differences appear under "
+        "Needs attention.",
+    )
+    return redirect("portal:provider_account_list")

@@ -179,13 +179,18 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     def pause(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
         for account in queryset:
             services.provider_account_pause(
-                provider_account=account, reason=f"Paused by {request.user} in the admin."
+                provider_account=account,
+                reason=f"Paused by {request.user} in the admin.",
+                actor=request.user,
             )
         messages.success(request, f"Paused {len(queryset)} account(s).")
 
     @admin.action(description="Resume")
     def resume(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
-        woken = sum(services.provider_account_resume(provider_account=a) for a in queryset)
+        woken = sum(
+            services.provider_account_resume(provider_account=a, actor=request.user)
+            for a in queryset
+        )
         messages.success(
             request, f"Resumed {len(queryset)} account(s); {woken} operation(s) woken."
         )

@@ -199,6 +199,16 @@ class ProviderAccount(models.Model):
     rate_limited_until = models.DateTimeField(null=True, blank=True, editable=False)
     paused = models.BooleanField(default=False)
     paused_reason = models.CharField(max_length=300, blank=True)
+    # Who paused it: a person's pause lasts until a person resumes; one the portal made
+    # itself (the provider refused the credentials) ends at the next good ping.
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
     last_ping_at = models.DateTimeField(null=True, blank=True)
     last_ping_ms = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)

@@ -66,12 +66,32 @@ def source_list(*, partner: Partner) -> QuerySet[Source]:
     )
 
 
-def number_list(*, partner: Partner) -> QuerySet[Number]:
-    return (
+def number_list(
+    *, partner: Partner, search: str = "", sync_state: str = "", provider_kind: str = ""
+) -> QuerySet[Number]:
+    """The partner's numbers, optionally those whose number, destination or customer
+    matches `search`, in `sync_state`, at a `provider_kind`."""
+    numbers = (
         Number.objects.filter(customer__partner=partner)
         .select_related("customer", "provider_account")
         .order_by("e164", "id")
     )
+    if search:
+        matches = (
+            Q(destination__icontains=search)
+            | Q(customer__name__icontains=search)
+            | Q(customer__custnr__icontains=search)
+        )
+        # "01224 279484" finds +441224279484: digits only, without the trunk prefix.
+        digits = "".join(c for c in search if c.isdigit()).lstrip("0")
+        if digits:
+            matches |= Q(e164__contains=digits)
+        numbers = numbers.filter(matches)
+    if sync_state:
+        numbers = numbers.filter(sync_state=sync_state)
+    if provider_kind:
+        numbers = numbers.filter(provider_account__kind=provider_kind)
+    return numbers
 
 
 def provider_account_list(*, partner: Partner) -> QuerySet[ProviderAccount]:

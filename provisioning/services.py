@@ -6,9 +6,12 @@ SyncOperation in one transaction and wakes a worker once it has committed.
 import logging
 from typing import Any
 
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser as User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from integrations.contract import Ping
@@ -24,6 +27,8 @@ from provisioning.models import (
     ProviderKind,
     ReconciliationRun,
     Source,
+    StaffMembership,
+    StaffRole,
     SyncAction,
     SyncedModel,
     SyncOperation,
@@ -33,6 +38,20 @@ from provisioning.models import (
 logger = logging.getLogger(__name__)
 
 OPEN_STATES = (OperationState.PENDING, OperationState.RUNNING)
+
+
+def audit(actor: User | None, obj: Model, message: str, *, added: bool = False) -> None:
+    """Record who changed a partner's settings, in the history support staff read
+    in the admin. Changes made without a user (the API, commands) are not recorded."""
+    if getattr(actor, "pk", None) is None:
+        return
+    LogEntry.objects.log_actions(
+        actor.pk,
+        type(obj).objects.filter(pk=obj.pk),
+        ADDITION if added else CHANGE,
+        message,
+        single_object=True,
+    )
 
 
 def operation_wake(operation_id: int, *, countdown: float = 0) -> None:
@@ -269,9 +288,14 @@ def _check_provider(obj: Source | Number, *kinds: str) -> None:
 
 @transaction.atomic
 def provider_account_save(
-    *, provider_account: ProviderAccount, secret: str | None = None, **fields: Any
+    *,
+    provider_account: ProviderAccount,
+    secret: str | None = None,
+    actor: User | None = None,
+    **fields: Any,
 ) -> ProviderAccount:
     """Create or change a provider account; a given secret replaces the stored one."""
+    adding = provider_account.pk is None
     _assign(provider_account, fields)
     if secret:
         provider_account.secret = secret
@@ -279,33 +303,46 @@ def provider_account_save(
         raise ValidationError({"secret": "Enter the password or API secret for this account."})
     provider_account.full_clean()
     provider_account.save()
+    changed = sorted(fields) + (["secret"] if secret else [])
+    audit(actor, provider_account, f"Saved: {', '.join(changed)}.", added=adding)
     return provider_account
 
 
 @transaction.atomic
-def api_key_create(*, partner: Partner, name: str) -> tuple[ApiKey, str]:
+def api_key_create(*, partner: Partner, name: str, actor: User | None = None) -> tuple[ApiKey, str]:
     """Create an API key; the plain key is returned once, only its hash is kept."""
     api_key = ApiKey(partner=partner, name=name)
     key = api_key.set_new_key()
     api_key.full_clean()
     api_key.save()
+    audit(actor, api_key, "Created.", added=True)
     return api_key, key
 
 
 @transaction.atomic
-def provider_account_pause(*, provider_account: ProviderAccount, reason: str) -> None:
-    """Stop pushing to an account; its operations wait until it is resumed."""
+def provider_account_pause(
+    *, provider_account: ProviderAccount, reason: str, actor: User | None = None
+) -> None:
+    """Stop pushing to an account; its operations wait until it is resumed. An
+    account a person paused stays paused until a person resumes it."""
+    paused_by = actor if getattr(actor, "pk", None) else None
     ProviderAccount.objects.filter(pk=provider_account.pk).update(
-        paused=True, paused_reason=reason[:300], last_error=reason
+        paused=True, paused_reason=reason[:300], last_error=reason, paused_by=paused_by
     )
     provider_account.paused, provider_account.paused_reason = True, reason[:300]
+    provider_account.paused_by = paused_by
+    audit(actor, provider_account, f"Paused: {reason[:300]}")
 
 
 @transaction.atomic
-def provider_account_resume(*, provider_account: ProviderAccount) -> int:
+def provider_account_resume(*, provider_account: ProviderAccount, actor: User | None = None) -> int:
     """Resume an account and wake its waiting operations; returns how many."""
-    ProviderAccount.objects.filter(pk=provider_account.pk).update(paused=False, paused_reason="")
+    ProviderAccount.objects.filter(pk=provider_account.pk).update(
+        paused=False, paused_reason="", paused_by=None
+    )
+    audit(actor, provider_account, "Resumed.")
     provider_account.paused, provider_account.paused_reason = False, ""
+    provider_account.paused_by = None
     waiting = SyncOperation.objects.filter(
         provider_account=provider_account, state=OperationState.PENDING
     )
@@ -350,7 +387,8 @@ def operation_retry(*, operation: SyncOperation, requested_by: User | None) -> S
 
 
 def provider_account_ping(*, provider_account: ProviderAccount) -> Ping:
-    """Ping an account and record its health; a good ping resumes an account paused on 401."""
+    """Ping an account and record its health; a good ping resumes an account the
+    portal paused itself because the provider refused its credentials."""
     from provisioning.budget import Purpose
     from provisioning.sync import adapter_for, recording
 
@@ -371,7 +409,7 @@ def provider_account_ping(*, provider_account: ProviderAccount) -> Ping:
         last_ping_ms=ping.latency_ms if ping.ok else None,
         last_error="" if ping.ok else ping.detail,
     )
-    if ping.ok and provider_account.paused:
+    if ping.ok and provider_account.paused and provider_account.paused_by_id is None:
         provider_account_resume(provider_account=provider_account)
     return ping
 
@@ -481,9 +519,69 @@ def api_key_touch(*, api_key: ApiKey) -> None:
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey) -> None:
+def api_key_revoke(*, api_key: ApiKey, actor: User | None = None) -> None:
     """Revoke a key; it stops working at once."""
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    ):
+        audit(actor, api_key, "Revoked.")
+
+
+@transaction.atomic
+def staff_add(
+    *, partner: Partner, username: str, email: str, password: str, role: str, actor: User | None
+) -> StaffMembership:
+    """Give a new person a login at the partner, with a role."""
+    user_model = get_user_model()
+    if user_model.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": "That username is taken."})
+    user = user_model(username=username, email=email)
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from None
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    membership = StaffMembership(user=user, partner=partner, role=role)
+    membership.full_clean()
+    membership.save()
+    audit(actor, membership, f"Added {username} as {membership.get_role_display()}.", added=True)
+    return membership
+
+
+def _active_admins(partner: Partner):
+    return StaffMembership.objects.filter(
+        partner=partner, role=StaffRole.ADMIN, user__is_active=True
+    )
+
+
+@transaction.atomic
+def staff_update(
+    *, membership: StaffMembership, role: str, is_active: bool, actor: User | None
+) -> StaffMembership:
+    """Change a person's role, or take their login away (or give it back).
+
+    A partner always keeps one active admin, so nobody can lock the partner out."""
+    # Locked in a fixed order, so two admins demoting each other cannot both pass the check.
+    admins = list(_active_admins(membership.partner).order_by("pk").select_for_update())
+    stays_admin = role == StaffRole.ADMIN and is_active
+    if membership in admins and not stays_admin and len(admins) == 1:
+        raise ValidationError({"role": "The partner needs at least one active admin."})
+    user = membership.user
+    changes = []
+    if membership.role != role:
+        membership.role = role
+        membership.full_clean()
+        membership.save(update_fields=["role"])
+        changes.append(f"role {membership.get_role_display()}")
+    if user.is_active != is_active:
+        user.is_active = is_active
+        user.save(update_fields=["is_active"])
+        changes.append("login enabled" if is_active else "login disabled")
+    if changes:
+        audit(actor, membership, f"{user.get_username()}: {', '.join(changes)}.")
+    return membership
 
 
 @transaction.atomic

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # from the one `make run` uses (with REDIS_URL the broker is Redis and this is unused).
 TEST_BROKER_DIR = ROOT / "var" / "test-broker"
 os.environ["BROKER_DIR"] = str(TEST_BROKER_DIR)
+# Passwords are hashed the slow, safe way in production; tests create many users.
+django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if not django_settings.REDIS_URL:
     TEST_BROKER_DIR.mkdir(parents=True, exist_ok=True)
     django_settings.CELERY_BROKER_TRANSPORT_OPTIONS.update(

@@ -2,7 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from integrations.sandbox import DEMO_ACCOUNTS, DEMO_FREESPEE_VERSION, DEMO_SUREVOIP_PARTNER
-from provisioning import models
+from provisioning import models, services
 
 
 class PartnerFactory(factory.django.DjangoModelFactory):
@@ -106,3 +106,19 @@ class SyncOperationFactory(factory.django.DjangoModelFactory):
     partner = factory.SelfAttribute("customer_account.customer.partner")
     provider_account = factory.SelfAttribute("customer_account.provider_account")
     action = models.SyncAction.CREATE
+
+
+def populate(partner, count: int, start: int = 0) -> None:
+    """`count` customers at Freespee and SureVoIP, each with a source and a number."""
+    freespee = ProviderAccountFactory(partner=partner)
+    surevoip = SureVoIPAccountFactory(partner=partner)
+    for n in range(start, start + count):
+        customer = services.customer_create(
+            partner=partner,
+            provider_accounts=[freespee, surevoip],
+            requested_by=None,
+            name=f"Customer {n}",
+            custnr=f"C{n:04d}",
+        )
+        SourceFactory(customer=customer, provider_account=freespee)
+        NumberFactory(customer=customer, provider_account=surevoip)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from integrations.sandbox import DEMO_ACCOUNTS, DEMO_FREESPEE_VERSION
 from provisioning.budget import budget_reset
 from provisioning.models import Customer, Number, Source, StaffRole
 from tests.factories import (
@@ -123,6 +124,7 @@ def test_a_partner_staff_members_day(page, live_server, sandbox, celery_workers,
 
     # Search free numbers by vanity letters and provision one.
     page.click("text=Numbers")
+    page.click("text=Find new numbers")
     page.fill("#id_number_filter", "Ab")
     page.click("form.inline button[type=submit]")
     first_result = page.locator("#results form").first
@@ -177,3 +179,35 @@ def test_a_partner_staff_members_day(page, live_server, sandbox, celery_workers,
     )
     page.goto(f"{live_server.url}/")
     shot(page, "dashboard")
+
+
+def test_an_admin_sets_up_a_provider_account_and_an_api_key(page, live_server, sandbox):
+    membership = StaffMembershipFactory(role=StaffRole.ADMIN)
+    membership.user.set_password("correct horse battery")
+    membership.user.save()
+    log_in(page, live_server, membership.user)
+
+    page.click("text=Settings")
+    page.click("text=Provider accounts")
+    page.click("text=Add an account")
+    page.select_option("#id_kind", "freespee")
+    page.fill("#id_name", "Freespee live")
+    page.fill("#id_base_url", f"{sandbox.url}/freespee")
+    page.fill("#id_api_version", DEMO_FREESPEE_VERSION)
+    page.fill("#id_username", DEMO_ACCOUNTS["freespee"][0])
+    page.fill("#id_secret", DEMO_ACCOUNTS["freespee"][1])
+    shot(page, "provider-account-form")
+    page.click("button[type=submit]")
+    page.click("button:has-text('Test connection')")
+    expect(page.locator(".flash.success")).to_contain_text("Freespee live answered in")
+    shot(page, "provider-accounts")
+
+    page.click("text=API keys")
+    page.fill("#id_name", "billing system")
+    page.click("button:has-text('Create a key')")
+    key = page.locator("#new-key").input_value()
+    assert key.startswith("pk_")
+    page.click("text=Done")
+    expect(page.locator("table")).to_contain_text("billing system")
+    expect(page.locator("table")).not_to_contain_text(key)
+    shot(page, "api-keys")
