@@ -4,7 +4,7 @@ with N customers (default 10 000).
 Each customer is at a Freespee and a SureVoIP account; every fifth has a tracking
 source and a number; every object has its operations in the journal, one HTTP
 exchange each, spread over 30 days. The pages are requested in-process through
-Django's test client as a logged-in operator, so the figures are the server's
+Django's test client as a logged-in partner admin, so the figures are the server's
 own time without the network. The number search is measured twice: the page
 alone, and with the results of a search the SureVoIP sandbox answers on loopback.
 
@@ -256,7 +256,7 @@ def main() -> int:
     partner = Partner.objects.create(name="Bench", slug="bench")
     # Logged in with force_login: the user needs no password.
     user = get_user_model().objects.create_user("bench")
-    StaffMembership.objects.create(user=user, partner=partner, role=StaffRole.OPERATOR)
+    StaffMembership.objects.create(user=user, partner=partner, role=StaffRole.ADMIN)
     freespee = services.provider_account_save(
         provider_account=ProviderAccount(partner=partner),
         secret=DEMO_ACCOUNTS["freespee"][1],
@@ -311,10 +311,20 @@ def main() -> int:
         Page("customer create form", reverse("portal:customer_create")),
         Page("customer edit form", reverse("portal:customer_edit", args=[customer.pk])),
         Page("source form", reverse("portal:source_create", args=[customer.pk])),
+        Page("numbers: first page", reverse("portal:number_list")),
+        Page("numbers: search", reverse("portal:number_list") + "?q=01224+9000"),
+        Page("numbers: failed", reverse("portal:number_list") + "?sync_state=failed"),
         Page("number search", reverse("portal:number_search")),
         Page("number search: results", reverse("portal:number_search") + "?area=1224"),
         Page("needs attention", reverse("portal:attention")),
         Page("import", reverse("portal:import_start")),
+        Page("settings: staff", reverse("portal:staff_list")),
+        Page("settings: API keys", reverse("portal:api_key_list")),
+        Page("settings: provider accounts", reverse("portal:provider_account_list")),
+        Page(
+            "settings: provider account form",
+            reverse("portal:provider_account_edit", args=[surevoip.pk]),
+        ),
     ]
 
     def late_page() -> str:

@@ -46,16 +46,23 @@ def customer_list(
         customers = customers.filter(
             Q(name__icontains=search) | Q(custnr__icontains=search) | Q(email__icontains=search)
         )
-    if sync_state or provider_kind:
-        # EXISTS rather than a join: a join repeats the customer once per matching
-        # account and needs DISTINCT over every column of the wide customer row.
-        matching = CustomerAccount.objects.filter(customer=OuterRef("pk"))
-        if sync_state:
-            matching = matching.filter(sync_state=sync_state)
-        if provider_kind:
-            matching = matching.filter(provider_account__kind=provider_kind)
-        customers = customers.filter(Exists(matching))
-    return customers
+    return customers_with_account(customers, sync_state=sync_state, provider_kind=provider_kind)
+
+
+def customers_with_account(
+    customers: QuerySet[Customer], *, sync_state: str = "", provider_kind: str = ""
+) -> QuerySet[Customer]:
+    """The customers with one account that is both in `sync_state` and at `provider_kind`."""
+    if not (sync_state or provider_kind):
+        return customers
+    # EXISTS rather than a join: a join repeats the customer once per matching
+    # account and needs DISTINCT over every column of the wide customer row.
+    matching = CustomerAccount.objects.filter(customer=OuterRef("pk"))
+    if sync_state:
+        matching = matching.filter(sync_state=sync_state)
+    if provider_kind:
+        matching = matching.filter(provider_account__kind=provider_kind)
+    return customers.filter(Exists(matching))
 
 
 def source_list(*, partner: Partner) -> QuerySet[Source]:

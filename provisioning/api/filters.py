@@ -4,8 +4,10 @@ from datetime import UTC, datetime
 
 import django_filters
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django_filters.fields import IsoDateTimeField
 
+from provisioning import selectors
 from provisioning.models import (
     Customer,
     Number,
@@ -46,17 +48,30 @@ class SyncedFilter(django_filters.FilterSet):
 
 
 class CustomerFilter(django_filters.FilterSet):
+    # Both apply to the same account ("failed at Freespee"), so filter_queryset
+    # applies them together; each filter alone does nothing.
     sync_state = django_filters.ChoiceFilter(
-        field_name="accounts__sync_state", choices=SyncState.choices, distinct=True
+        choices=SyncState.choices, method="by_account", help_text="The state of an account."
     )
     provider = django_filters.ChoiceFilter(
-        field_name="accounts__provider_account__kind", choices=ProviderKind.choices, distinct=True
+        choices=ProviderKind.choices, method="by_account", help_text="The provider of that account."
     )
     changed_since = ChangedSinceFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Customer
         fields = ["custnr", "country"]
+
+    def by_account(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet:
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet[Customer]) -> QuerySet[Customer]:
+        data = self.form.cleaned_data
+        return selectors.customers_with_account(
+            super().filter_queryset(queryset),
+            sync_state=data.get("sync_state") or "",
+            provider_kind=data.get("provider") or "",
+        )
 
 
 class SourceFilter(SyncedFilter):

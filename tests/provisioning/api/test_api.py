@@ -139,6 +139,18 @@ def test_lists_filter_search_and_paginate(tenant):
     assert "sync_state" in bad.json()["errors"]
 
 
+def test_customer_state_and_provider_filters_match_the_same_account(tenant):
+    customer = tenant.customer()
+    customer.accounts.filter(provider_account=tenant.surevoip).update(sync_state="failed")
+    customer.accounts.filter(provider_account=tenant.freespee).update(sync_state="synced")
+
+    at_surevoip = tenant.client.get(CUSTOMERS, {"sync_state": "failed", "provider": "surevoip"})
+    at_freespee = tenant.client.get(CUSTOMERS, {"sync_state": "failed", "provider": "freespee"})
+
+    assert [c["id"] for c in at_surevoip.json()["results"]] == [customer.pk]
+    assert at_freespee.json()["count"] == 0
+
+
 def test_customer_update_and_delete_are_queued(tenant):
     customer = tenant.customer()
     url = f"{CUSTOMERS}{customer.pk}/"
