@@ -38,6 +38,7 @@ from provisioning.models import (
 )
 
 PAGE_SIZE = 25
+DASHBOARD_ACCOUNTS = 10
 LIVE_STATES = (SyncState.PENDING, SyncState.SYNCING, SyncState.DELETING)
 ROLE_RANK = {StaffRole.VIEWER: 0, StaffRole.OPERATOR: 1, StaffRole.ADMIN: 2}
 
@@ -85,7 +86,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - timedelta(hours=24)
     hours = selectors.operations_per_hour(partner=partner, since=since)
     peak = max([h["succeeded"] + h["failed"] for h in hours] or [1])
-    accounts = list(selectors.provider_account_list(partner=partner))
+    # With a sipgate account per customer there can be thousands: the troubled first.
+    by_health = selectors.provider_accounts_by_health(partner=partner)
+    accounts = list(by_health[:DASHBOARD_ACCOUNTS])
+    more = by_health.count() - len(accounts) if len(accounts) == DASHBOARD_ACCOUNTS else 0
     left = budget.budget_remaining(provider_accounts=accounts)
     return render(
         request,
@@ -94,6 +98,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "counts": selectors.sync_state_counts(partner=partner),
             "states": SyncState,
             "accounts": [(account, left[account.pk]) for account in accounts],
+            "more_accounts": more,
             "operations": selectors.operations_since(partner=partner, since=since, limit=20),
             "hours": hours,
             "peak": peak,
@@ -642,16 +647,18 @@ def _provider_account(request: HttpRequest, pk: int):
 
 @staff_view(StaffRole.ADMIN)
 def provider_account_list(request: HttpRequest) -> HttpResponse:
-    accounts = list(
-        selectors.provider_account_list(partner=request.partner).select_related(
-            "customer", "paused_by"
-        )
+    page, query = _page_with_query(
+        request, selectors.provider_accounts_by_health(partner=request.partner)
     )
-    left = budget.budget_remaining(provider_accounts=accounts)
+    left = budget.budget_remaining(provider_accounts=page.object_list)
     return render(
         request,
         "portal/settings/provider_account_list.html",
-        {"accounts": [(account, left[account.pk]) for account in accounts]},
+        {
+            "accounts": [(account, left[account.pk]) for account in page.object_list],
+            "page": page,
+            "query": query,
+        },
     )
 
 

@@ -105,6 +105,21 @@ def provider_account_list(*, partner: Partner) -> QuerySet[ProviderAccount]:
     return ProviderAccount.objects.filter(partner=partner).order_by("kind", "name", "id")
 
 
+def provider_accounts_by_health(*, partner: Partner) -> QuerySet[ProviderAccount]:
+    """The partner's accounts, paused ones first, then those whose last call failed."""
+    trouble = Case(
+        When(paused=True, then=Value(0)),
+        When(~Q(last_error=""), then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return (
+        provider_account_list(partner=partner)
+        .select_related("customer", "paused_by")
+        .order_by(trouble, "kind", "name", "id")
+    )
+
+
 def operation_list(
     *, partner: Partner, customer: Customer | None = None
 ) -> QuerySet[SyncOperation]:

@@ -301,3 +301,16 @@ def test_number_search_offers_the_linked_customer_and_the_newest_ones(operator, 
     # The placeholder, the 50 newest and the linked one.
     assert options.count("<option") == 52
     assert response.content.decode().count(str(options)) == len(response.context["results"])
+
+
+def test_dashboard_shows_troubled_accounts_first_and_counts_the_rest(operator):
+    accounts = [ProviderAccountFactory(partner=operator.partner) for _ in range(14)]
+    services.provider_account_pause(provider_account=accounts[-1], reason="Maintenance")
+
+    response = operator.get(reverse("portal:dashboard"))
+
+    shown = [account for account, _ in response.context["accounts"]]
+    assert shown[0] == accounts[-1]
+    assert len(shown) == 10
+    assert response.context["more_accounts"] == 4
+    assert "And 4 more" in response.content.decode()
