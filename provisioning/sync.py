@@ -18,6 +18,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations import errors
@@ -363,8 +364,12 @@ def _push(operation: SyncOperation, target: object, adapter: Adapter) -> dict:
     if isinstance(target, CustomerAccount):
         record = customer_record(target)
         if action == SyncAction.DELETE:
-            if target.remote_id:
-                _delete(lambda: adapter.customer_delete(target.remote_id))
+            remote_id = target.remote_id
+            if not remote_id and _create_was_attempted(target):
+                found = adapter.customer_find(record.custnr)
+                remote_id = found.remote_id if found else ""
+            if remote_id:
+                _delete(lambda: adapter.customer_delete(remote_id))
             return {}
         if action == SyncAction.CREATE and not target.remote_id:
             found = adapter.customer_find(record.custnr) if retried_create else None
@@ -376,8 +381,13 @@ def _push(operation: SyncOperation, target: object, adapter: Adapter) -> dict:
         return {}
     if isinstance(target, Source):
         if action == SyncAction.DELETE:
-            if target.remote_id:
-                _delete(lambda: adapter.source_delete(target.remote_id))
+            remote_id = target.remote_id
+            parent = _parent_account(target)
+            if not remote_id and parent and parent.remote_id and _create_was_attempted(target):
+                found = adapter.source_find(parent.remote_id, target.name, target.media)
+                remote_id = found.remote_id if found else ""
+            if remote_id:
+                _delete(lambda: adapter.source_delete(remote_id))
             return {}
         record = source_record(target)
         if action == SyncAction.CREATE and not target.remote_id:
@@ -404,6 +414,15 @@ def _push(operation: SyncOperation, target: object, adapter: Adapter) -> dict:
         return {"remote_id": result.remote_id or record.e164}
     adapter.number_update(record)
     return {}
+
+
+def _create_was_attempted(target: CustomerAccount | Source) -> bool:
+    """Whether a create of the object went out, so that it may exist at the provider
+    although its answer never came back (lost, timed out, or its worker died), for
+    instance when a delete superseded the create's retry."""
+    return target.operations.filter(
+        Q(attempts__gt=0) | Q(exchanges__isnull=False), action=SyncAction.CREATE
+    ).exists()
 
 
 def _with_remote_id(record: CustomerRecord, remote_id: str) -> CustomerRecord:

@@ -178,6 +178,51 @@ def test_lost_response_on_create_is_resolved_by_lookup_not_repeated(freespee, pa
     assert len(applied) == 1
 
 
+def test_delete_after_a_create_lost_its_answer_finds_and_deletes_it(freespee, partner, sandbox):
+    customer = create_customer(partner, freespee)
+    adapter = sync.adapter_for(freespee)
+    assert list(adapter.customer_list()) == []  # and the digest challenge is answered
+    sandbox.set_faults("freespee", lost_response_rate=1.0)
+    sync.operation_run(operation_id=SyncOperation.objects.get().id)
+    sandbox.clear_faults()
+    assert [c.custnr for c in adapter.customer_list()] == ["1412"]  # created, id unknown
+
+    services.customer_delete(customer=customer, requested_by=None)
+    make_due(SyncOperation.objects.get(action=SyncAction.CREATE))
+    run_open_operations()
+
+    create = SyncOperation.objects.get(action=SyncAction.CREATE)
+    assert create.state == OperationState.SUPERSEDED
+    assert SyncOperation.objects.get(action=SyncAction.DELETE).state == OperationState.SUCCEEDED
+    assert [c for c in adapter.customer_list() if c.status != "removed"] == []
+
+
+def test_delete_after_a_source_create_lost_its_answer_ends_the_source(freespee, partner, sandbox):
+    customer = create_customer(partner, freespee)
+    run_open_operations()
+    source = services.source_create(
+        customer=customer,
+        provider_account=freespee,
+        requested_by=None,
+        name="AdWords",
+        media="Google.com",
+        phonenr="+46 8 905 10 00",
+    )
+    sandbox.set_faults("freespee", lost_response_rate=1.0)
+    create = SyncOperation.objects.get(source=source, action=SyncAction.CREATE)
+    sync.operation_run(operation_id=create.id)
+    sandbox.clear_faults()
+    remote_id = customer.accounts.get().remote_id
+    adapter = sync.adapter_for(freespee)
+    assert adapter.source_find(remote_id, "AdWords", "Google.com") is not None
+
+    services.source_delete(source=source, requested_by=None)
+    make_due(create)
+    run_open_operations()
+
+    assert adapter.source_find(remote_id, "AdWords", "Google.com") is None
+
+
 def test_provider_field_error_fails_on_the_portal_field(freespee, partner):
     other = PartnerFactory()
     twin = ProviderAccountFactory(partner=other, base_url=freespee.base_url)
