@@ -255,6 +255,8 @@ class ProviderAccountForm(forms.ModelForm):
         custnr = self.cleaned_data["customer_custnr"].strip()
         if not custnr:
             return None
+        if self.instance.customer_id and self.instance.customer.custnr == custnr:
+            return self.instance.customer  # kept, even if the customer has since been deleted
         customer = Customer.objects.filter(
             partner=self.partner, custnr=custnr, deleted_at__isnull=True
         ).first()

@@ -39,6 +39,7 @@ ui = (
         path("settings/staff/new/", views.staff_add, name="staff_add"),
         path("settings/staff/<int:pk>/", views.staff_edit, name="staff_edit"),
         path("settings/api-keys/", views.api_key_list, name="api_key_list"),
+        path("settings/api-keys/new/", views.api_key_created, name="api_key_created"),
         path("settings/api-keys/<int:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),
         path("settings/providers/", views.provider_account_list, name="provider_account_list"),
         path(

@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from integrations.errors import IntegrationError
@@ -38,6 +39,7 @@ from provisioning.models import (
 )
 
 PAGE_SIZE = 25
+NEW_API_KEY = "new_api_key"  # session key: a created API key, until its one showing
 DASHBOARD_ACCOUNTS = 10
 LIVE_STATES = (SyncState.PENDING, SyncState.SYNCING, SyncState.DELETING)
 ROLE_RANK = {StaffRole.VIEWER: 0, StaffRole.OPERATOR: 1, StaffRole.ADMIN: 2}
@@ -318,16 +320,26 @@ def number_list(request: HttpRequest) -> HttpResponse:
 def number_dnd(request: HttpRequest, pk: int) -> HttpResponse:
     """Turn a sipgate extension's do-not-disturb on or off."""
     number = get_object_or_404(
-        selectors.number_list(partner=request.partner).filter(
-            provider_account__kind=ProviderKind.SIPGATE
-        ),
-        pk=pk,
+        _live_numbers(request).filter(provider_account__kind=ProviderKind.SIPGATE), pk=pk
     )
     dnd = request.POST.get("dnd") == "on"
-    services.number_update(number=number, requested_by=request.user, dnd=dnd)
-    state = "on" if dnd else "off"
-    messages.success(request, f"{number.e164}: do not disturb {state}; sipgate is being updated.")
+    try:
+        services.number_update(number=number, requested_by=request.user, dnd=dnd)
+    except ValidationError as error:
+        messages.error(request, f"{number.e164}: {' '.join(error.messages)}")
+    else:
+        state = "on" if dnd else "off"
+        messages.success(
+            request, f"{number.e164}: do not disturb {state}; sipgate is being updated."
+        )
     return redirect(_next_url(request, "portal:number_list"))
+
+
+def _live_numbers(request: HttpRequest):
+    """The partner's numbers that can still be changed: not being released, nor gone."""
+    return selectors.number_list(partner=request.partner).exclude(
+        sync_state__in=[SyncState.DELETING, SyncState.DELETED]
+    )
 
 
 def _next_url(request: HttpRequest, default: str) -> str:
@@ -407,7 +419,7 @@ def number_provision(request: HttpRequest) -> HttpResponse:
 
 @staff_view(StaffRole.OPERATOR)
 def number_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    number = get_object_or_404(selectors.number_list(partner=request.partner), pk=pk)
+    number = get_object_or_404(_live_numbers(request), pk=pk)
     form = forms.NumberRoutingForm(request.POST or None, instance=number)
     if request.method == "POST" and form.is_valid():
         try:
@@ -572,6 +584,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
 
 
 @staff_view(StaffRole.ADMIN)
+@sensitive_post_parameters("password", "password_again")
 def staff_add(request: HttpRequest) -> HttpResponse:
     form = forms.StaffAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -595,8 +608,12 @@ def staff_add(request: HttpRequest) -> HttpResponse:
 
 @staff_view(StaffRole.ADMIN)
 def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    # Support staff (who also log in to the admin) are managed there, not by a partner.
     membership = get_object_or_404(
-        StaffMembership.objects.filter(partner=request.partner).select_related("user"), pk=pk
+        StaffMembership.objects.filter(
+            partner=request.partner, user__is_staff=False, user__is_superuser=False
+        ).select_related("user"),
+        pk=pk,
     )
     form = forms.StaffUpdateForm(
         request.POST or None,
@@ -604,11 +621,15 @@ def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.staff_update(membership=membership, actor=request.user, **form.cleaned_data)
+            membership = services.staff_update(
+                membership=membership, actor=request.user, **form.cleaned_data
+            )
         except ValidationError as error:
             _fail_form(form, error)
         else:
             messages.success(request, f"{membership.user.get_username()}: saved.")
+            if membership.user == request.user and membership.role != StaffRole.ADMIN:
+                return redirect("portal:dashboard")  # Settings are no longer theirs to see.
             return redirect("portal:staff_list")
     return render(
         request, "portal/settings/staff_form.html", {"form": form, "membership": membership}
@@ -622,14 +643,24 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
         api_key, key = services.api_key_create(
             partner=request.partner, name=form.cleaned_data["name"], actor=request.user
         )
-        # Shown on this one response and never again: only its hash is kept.
-        response = render(
-            request, "portal/settings/api_key_created.html", {"api_key": api_key, "key": key}
-        )
-        response["Cache-Control"] = "no-store"
-        return response
+        # Shown once, on the next page, and never again: only its hash is kept.
+        request.session[NEW_API_KEY] = {"id": api_key.pk, "key": key}
+        return redirect("portal:api_key_created")
     keys = ApiKey.objects.filter(partner=request.partner).order_by("revoked_at", "-created_at")
     return render(request, "portal/settings/api_key_list.html", {"form": form, "keys": keys})
+
+
+@staff_view(StaffRole.ADMIN)
+def api_key_created(request: HttpRequest) -> HttpResponse:
+    new = request.session.pop(NEW_API_KEY, None)
+    if new is None:
+        return redirect("portal:api_key_list")
+    api_key = get_object_or_404(ApiKey.objects.filter(partner=request.partner), pk=new["id"])
+    response = render(
+        request, "portal/settings/api_key_created.html", {"api_key": api_key, "key": new["key"]}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @staff_view(StaffRole.ADMIN)
@@ -663,6 +694,7 @@ def provider_account_list(request: HttpRequest) -> HttpResponse:
 
 
 @staff_view(StaffRole.ADMIN)
+@sensitive_post_parameters("secret")
 def provider_account_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     account = _provider_account(request, pk) if pk else None
     form = forms.ProviderAccountForm(
@@ -678,6 +710,8 @@ def provider_account_edit(request: HttpRequest, pk: int | None = None) -> HttpRe
             )
         except ValidationError as error:
             _fail_form(form, error)
+            if account is not None:
+                account.refresh_from_db()  # the page shows what is saved, not what was refused
         else:
             messages.success(request, f"{account.name}: saved. Test the connection to check it.")
             return redirect("portal:provider_account_list")

@@ -242,6 +242,8 @@ class ProviderAccount(models.Model):
     def clean(self) -> None:
         if self.kind == ProviderKind.SIPGATE and self.customer_id is None:
             raise ValidationError({"customer": "A sipgate account belongs to one customer."})
+        if self.kind != ProviderKind.SIPGATE and self.customer_id is not None:
+            raise ValidationError({"customer": "Only a sipgate account belongs to a customer."})
         if self.customer_id and self.customer.partner_id != self.partner_id:
             raise ValidationError({"customer": "The customer belongs to another partner."})
         if self.kind == ProviderKind.SUREVOIP and not self.surevoip_partner_name:

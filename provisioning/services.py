@@ -294,17 +294,33 @@ def provider_account_save(
     actor: User | None = None,
     **fields: Any,
 ) -> ProviderAccount:
-    """Create or change a provider account; a given secret replaces the stored one."""
+    """Create or change a provider account; a given secret replaces the stored one.
+
+    The stored secret goes only where it was given for: changing where the account
+    points (kind, base URL or username) needs the secret again."""
     adding = provider_account.pk is None
+    before = {name: getattr(provider_account, name) for name in fields}
     _assign(provider_account, fields)
+    changed = sorted(name for name in fields if adding or before[name] != fields[name])
+    if not secret and not adding and {"kind", "base_url", "username"} & set(changed):
+        raise ValidationError(
+            {"secret": "Enter the secret again: the account now points somewhere else."}
+        )
     if secret:
         provider_account.secret = secret
+        changed.append("secret")
     if not provider_account.secret_encrypted:
         raise ValidationError({"secret": "Enter the password or API secret for this account."})
+    taken = ProviderAccount.objects.filter(
+        partner_id=provider_account.partner_id, name=provider_account.name
+    ).exclude(pk=provider_account.pk)
+    if taken.exists():
+        raise ValidationError({"name": "Another of your accounts has this name."})
     provider_account.full_clean()
     provider_account.save()
-    changed = sorted(fields) + (["secret"] if secret else [])
-    audit(actor, provider_account, f"Saved: {', '.join(changed)}.", added=adding)
+    audit(
+        actor, provider_account, f"Saved: {', '.join(changed) or 'nothing changed'}.", added=adding
+    )
     return provider_account
 
 
@@ -323,23 +339,32 @@ def api_key_create(*, partner: Partner, name: str, actor: User | None = None) ->
 def provider_account_pause(
     *, provider_account: ProviderAccount, reason: str, actor: User | None = None
 ) -> None:
-    """Stop pushing to an account; its operations wait until it is resumed. An
-    account a person paused stays paused until a person resumes it."""
-    paused_by = actor if getattr(actor, "pk", None) else None
-    ProviderAccount.objects.filter(pk=provider_account.pk).update(
-        paused=True, paused_reason=reason[:300], last_error=reason, paused_by=paused_by
-    )
-    provider_account.paused, provider_account.paused_reason = True, reason[:300]
-    provider_account.paused_by = paused_by
-    audit(actor, provider_account, f"Paused: {reason[:300]}")
+    """Stop pushing to an account; its operations wait until it is resumed.
+
+    A person's pause lasts until a person resumes it: the portal's own pause (the
+    provider refused the credentials) records the error but leaves it in place."""
+    reason = reason[:300]
+    account = ProviderAccount.objects.filter(pk=provider_account.pk)
+    if getattr(actor, "pk", None):
+        account.update(paused=True, paused_reason=reason, paused_by=actor)
+        provider_account.paused_by = actor
+        audit(actor, provider_account, f"Paused: {reason}")
+    else:
+        account.update(last_error=reason)
+        account.filter(paused_by__isnull=True).update(paused=True, paused_reason=reason)
+    provider_account.refresh_from_db(fields=["paused", "paused_reason", "paused_by", "last_error"])
 
 
 @transaction.atomic
 def provider_account_resume(*, provider_account: ProviderAccount, actor: User | None = None) -> int:
-    """Resume an account and wake its waiting operations; returns how many."""
-    ProviderAccount.objects.filter(pk=provider_account.pk).update(
-        paused=False, paused_reason="", paused_by=None
-    )
+    """Resume an account and wake its waiting operations; returns how many.
+    Without a person, only the portal's own pause is lifted."""
+    account = ProviderAccount.objects.filter(pk=provider_account.pk, paused=True)
+    if not getattr(actor, "pk", None):
+        account = account.filter(paused_by__isnull=True)
+    if not account.update(paused=False, paused_reason="", paused_by=None):
+        provider_account.refresh_from_db(fields=["paused", "paused_reason", "paused_by"])
+        return 0
     audit(actor, provider_account, "Resumed.")
     provider_account.paused, provider_account.paused_reason = False, ""
     provider_account.paused_by = None
@@ -409,7 +434,7 @@ def provider_account_ping(*, provider_account: ProviderAccount) -> Ping:
         last_ping_ms=ping.latency_ms if ping.ok else None,
         last_error="" if ping.ok else ping.detail,
     )
-    if ping.ok and provider_account.paused and provider_account.paused_by_id is None:
+    if ping.ok:
         provider_account_resume(provider_account=provider_account)
     return ping
 
@@ -568,7 +593,9 @@ def staff_update(
     stays_admin = role == StaffRole.ADMIN and is_active
     if membership in admins and not stays_admin and len(admins) == 1:
         raise ValidationError({"role": "The partner needs at least one active admin."})
-    user = membership.user
+    # Compared with what is stored now, not with what the form was drawn from.
+    membership = StaffMembership.objects.select_for_update().get(pk=membership.pk)
+    user = type(membership.user).objects.select_for_update().get(pk=membership.user_id)
     changes = []
     if membership.role != role:
         membership.role = role

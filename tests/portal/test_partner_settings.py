@@ -129,16 +129,20 @@ def test_the_last_admin_cannot_demote_or_disable_themselves(partner_admin):
 
 
 def test_an_admin_creates_an_api_key_seen_once_and_revokes_it(partner_admin):
-    response = partner_admin.post(reverse("portal:api_key_list"), {"name": "billing"})
+    response = partner_admin.post(reverse("portal:api_key_list"), {"name": "billing"}, follow=True)
 
-    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse("portal:api_key_created")
     assert response["Cache-Control"] == "no-store"
     key = response.context["key"]
     assert key in response.content.decode()
     api_key = api_key_get_active(key=key)
     assert api_key.partner == partner_admin.partner
-    listing = partner_admin.get(reverse("portal:api_key_list")).content.decode()
+    # Once only: a reload shows the list, which never holds the key.
+    again = partner_admin.get(reverse("portal:api_key_created"), follow=True)
+    listing = again.content.decode()
+    assert again.redirect_chain[-1][0] == reverse("portal:api_key_list")
     assert "billing" in listing and key not in listing
+    assert ApiKey.objects.count() == 1
 
     partner_admin.post(reverse("portal:api_key_revoke", args=[api_key.pk]))
 
@@ -351,3 +355,98 @@ def test_a_viewer_cannot_toggle_do_not_disturb(viewer):
     assert response.status_code == 403
     number.refresh_from_db()
     assert not number.dnd
+
+
+def test_a_provider_account_pointed_elsewhere_needs_its_secret_again(partner_admin):
+    account = ProviderAccountFactory(partner=partner_admin.partner, name="Freespee")
+    data = {
+        "name": "Freespee",
+        "base_url": "https://collector.example/freespee",
+        "api_version": account.api_version,
+        "username": account.username,
+        "secret": "",
+        "request_budget": 5000,
+        "request_budget_window": 3600,
+    }
+
+    response = partner_admin.post(reverse("portal:provider_account_edit", args=[account.pk]), data)
+
+    assert "secret" in response.context["form"].errors
+    account.refresh_from_db()
+    assert account.base_url == "http://127.0.0.1:8100/freespee"
+
+
+def test_a_provider_account_name_is_unique_per_partner_and_the_page_keeps_the_saved_one(
+    partner_admin,
+):
+    ProviderAccountFactory(partner=partner_admin.partner, name="Taken")
+    account = ProviderAccountFactory(partner=partner_admin.partner, name="Mine")
+
+    response = partner_admin.post(
+        reverse("portal:provider_account_edit", args=[account.pk]),
+        {
+            "name": "Taken",
+            "base_url": account.base_url,
+            "api_version": account.api_version,
+            "username": account.username,
+            "request_budget": 5000,
+            "request_budget_window": 3600,
+        },
+    )
+
+    assert "name" in response.context["form"].errors
+    assert "<h1>Mine" in response.content.decode()
+
+
+def test_an_automatic_pause_keeps_a_persons_pause(partner_admin, sandbox):
+    account = ProviderAccountFactory(
+        partner=partner_admin.partner, base_url=f"{sandbox.url}/freespee"
+    )
+    services.provider_account_pause(
+        provider_account=account, reason="Rotating credentials", actor=partner_admin.user
+    )
+
+    services.provider_account_pause(provider_account=account, reason="401 from Freespee")
+    services.provider_account_ping(provider_account=account)
+
+    account.refresh_from_db()
+    assert account.paused and account.paused_by == partner_admin.user
+    assert account.paused_reason == "Rotating credentials"
+
+
+def test_support_staff_are_not_managed_by_a_partner(partner_admin):
+    support = StaffMembershipFactory(partner=partner_admin.partner, user__is_superuser=True)
+
+    response = partner_admin.post(
+        reverse("portal:staff_edit", args=[support.pk]), {"role": "viewer"}
+    )
+
+    assert response.status_code == 404
+    support.user.refresh_from_db()
+    assert support.user.is_active
+
+
+def test_an_admin_who_demotes_themselves_lands_on_the_dashboard(partner_admin):
+    StaffMembershipFactory(partner=partner_admin.partner, role=StaffRole.ADMIN)
+    own = partner_admin.user.membership
+
+    response = partner_admin.post(
+        reverse("portal:staff_edit", args=[own.pk]), {"role": StaffRole.OPERATOR, "is_active": "on"}
+    )
+
+    assert response["Location"] == reverse("portal:dashboard")
+
+
+def test_numbers_being_released_cannot_be_changed(operator):
+    customer = CustomerFactory(partner=operator.partner)
+    sipgate = ProviderAccountFactory(
+        partner=operator.partner, kind=ProviderKind.SIPGATE, customer=customer
+    )
+    number = NumberFactory(customer=customer, provider_account=sipgate, sync_state="deleting")
+
+    toggled = operator.post(reverse("portal:number_dnd", args=[number.pk]), {"dnd": "on"})
+    edited = operator.get(reverse("portal:number_edit", args=[number.pk]))
+
+    assert (toggled.status_code, edited.status_code) == (404, 404)
+    number.refresh_from_db()
+    assert number.sync_state == "deleting" and not number.dnd
