@@ -533,6 +533,8 @@ def import_start(request: HttpRequest) -> HttpResponse:
             )
         except imports.ImportFileError as error:
             form.add_error("file", str(error))
+        except ValidationError as error:
+            _fail_form(form, error)
         else:
             return redirect("portal:import_detail", pk=job.pk)
     return render(request, "portal/import_start.html", {"form": form})

@@ -4,6 +4,7 @@ through the services and reports progress."""
 
 import csv
 import io
+import time
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -23,6 +24,7 @@ from provisioning.models import (
 )
 
 MAX_ROWS = 5000
+PROGRESS_EVERY_SECONDS = 0.3
 CUSTOMER_COLUMNS = [
     "name",
     "custnr",
@@ -82,26 +84,45 @@ def _customer_errors(partner: Partner, values: dict[str, str], seen: set[str]) -
     return {}
 
 
-def _number_errors(partner: Partner, values: dict[str, str], seen: set[str]) -> dict:
-    customer = Customer.objects.filter(
-        partner=partner, custnr=values.get("custnr", ""), deleted_at__isnull=True
-    ).first()
-    if customer is None:
-        return {"custnr": ["No customer with this customer number."]}
-    number = Number(
-        customer=customer,
-        e164=values.get("e164", ""),
-        destination=values.get("destination", ""),
-    )
-    try:
-        number.clean()
-    except ValidationError as error:
-        return error.message_dict
-    if number.e164 in seen:
-        return {"e164": ["This number appears twice in the file."]}
-    seen.add(number.e164)
-    values.update(e164=number.e164, destination=number.destination)
-    return {}
+class _NumberCheck:
+    """Checks number rows against the partner's customers and the numbers already
+    in the portal, each read once for the whole file."""
+
+    def __init__(self, partner: Partner, rows: list[dict[str, str]]) -> None:
+        custnrs = {row.get("custnr", "") for row in rows}
+        self.customers = {
+            customer.custnr: customer
+            for customer in Customer.objects.filter(
+                partner=partner, custnr__in=custnrs, deleted_at__isnull=True
+            )
+        }
+        self.taken: set[str] | None = None
+        self.numbers: list[Number] = []
+
+    def __call__(self, partner: Partner, values: dict[str, str], seen: set[str]) -> dict:
+        customer = self.customers.get(values.get("custnr", ""))
+        if customer is None:
+            return {"custnr": ["No customer with this customer number."]}
+        number = Number(
+            customer=customer,
+            e164=values.get("e164", ""),
+            destination=values.get("destination", ""),
+        )
+        try:
+            number.clean()
+        except ValidationError as error:
+            return error.message_dict
+        if number.e164 in seen:
+            return {"e164": ["This number appears twice in the file."]}
+        seen.add(number.e164)
+        values.update(e164=number.e164, destination=number.destination)
+        self.numbers.append(number)
+        return {}
+
+    def already_in_the_portal(self) -> set[str]:
+        """The valid rows' numbers that the portal already holds, in one query."""
+        e164s = [number.e164 for number in self.numbers]
+        return set(Number.objects.filter(e164__in=e164s).values_list("e164", flat=True))
 
 
 @transaction.atomic
@@ -115,13 +136,24 @@ def import_preview(
     requested_by: Any,
 ) -> ImportJob:
     """Read and validate every row; nothing is created yet."""
+    if kind == ImportKind.NUMBERS and not any(
+        account.kind == ProviderKind.SUREVOIP for account in provider_accounts
+    ):
+        raise ValidationError(
+            {"provider_accounts": "Choose the SureVoIP account to provision the numbers on."}
+        )
     rows = _read(content, kind)
-    check = _customer_errors if kind == ImportKind.CUSTOMERS else _number_errors
+    check = _customer_errors if kind == ImportKind.CUSTOMERS else _NumberCheck(partner, rows)
     seen: set[str] = set()
     checked = []
     for line, values in enumerate(rows, start=2):
         errors = check(partner, values, seen)
         checked.append({"line": line, "values": values, "errors": errors})
+    if kind == ImportKind.NUMBERS:
+        taken = check.already_in_the_portal()
+        for row in checked:
+            if not row["errors"] and row["values"]["e164"] in taken:
+                row["errors"] = {"e164": ["The portal already holds this number."]}
     return ImportJob.objects.create(
         partner=partner,
         kind=kind,
@@ -156,6 +188,7 @@ def import_execute(*, job_id: int) -> None:
         ProviderAccount.objects.filter(pk__in=job.provider_account_ids, partner=job.partner)
     )
     finished = {result["line"] for result in job.results}
+    saved_at = time.monotonic()
     for row in job.valid_rows:
         if row["line"] in finished:
             continue  # a restarted run continues where it stopped
@@ -168,10 +201,14 @@ def import_execute(*, job_id: int) -> None:
             result = {"line": row["line"], "result": "created", "id": obj.pk, "message": ""}
             job.done += 1
         job.results.append(result)
-        job.save(update_fields=["done", "failed", "results"])
+        # Progress is written a few times a second, not after every row: the results
+        # are one JSON document, and rewriting it per row is quadratic in the file.
+        if time.monotonic() - saved_at >= PROGRESS_EVERY_SECONDS:
+            job.save(update_fields=["done", "failed", "results"])
+            saved_at = time.monotonic()
     job.state = ImportState.DONE
     job.finished_at = timezone.now()
-    job.save(update_fields=["state", "finished_at"])
+    job.save(update_fields=["done", "failed", "results", "state", "finished_at"])
 
 
 def _create(job: ImportJob, values: dict[str, str], accounts: list[ProviderAccount]) -> Any:

@@ -314,3 +314,14 @@ def test_dashboard_shows_troubled_accounts_first_and_counts_the_rest(operator):
     assert len(shown) == 10
     assert response.context["more_accounts"] == 4
     assert "And 4 more" in response.content.decode()
+
+
+def test_a_number_import_without_a_surevoip_account_is_refused_on_that_field(operator):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("numbers.csv", b"custnr,e164\n1,+441224279484\n")
+    response = operator.post(reverse("portal:import_start"), {"kind": "numbers", "file": upload})
+
+    assert response.status_code == 200
+    assert "provider_accounts" in response.context["form"].errors
+    assert not ImportJob.objects.exists()
