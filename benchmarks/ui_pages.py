@@ -238,6 +238,7 @@ def main() -> int:
     from provisioning.budget import Purpose, budget_reset, budget_take
     from provisioning.models import (
         Customer,
+        CustomerAccount,
         Partner,
         ProviderAccount,
         ReconciliationRun,
@@ -300,6 +301,12 @@ def main() -> int:
     seed(partner, freespee, surevoip, 0, FIRST_BATCH, now)
     # Customer 0 has a failure at Freespee, a source, a number and their journal.
     customer = Customer.objects.get(partner=partner, custnr="C00000")
+    live = ",".join(
+        f"account:{pk}"
+        for pk in CustomerAccount.objects.filter(customer__partner=partner).values_list(
+            "pk", flat=True
+        )[:50]
+    )
     pages = [
         Page("dashboard", reverse("portal:dashboard")),
         Page("customers: first page", reverse("portal:customer_list")),
@@ -317,6 +324,7 @@ def main() -> int:
         Page("number search", reverse("portal:number_search")),
         Page("number search: results", reverse("portal:number_search") + "?area=1224"),
         Page("needs attention", reverse("portal:attention")),
+        Page("live status of 50 accounts", reverse("portal:sync_status") + "?objects=" + live),
         Page("import", reverse("portal:import_start")),
         Page("settings: staff", reverse("portal:staff_list")),
         Page("settings: API keys", reverse("portal:api_key_list")),
@@ -373,11 +381,12 @@ def main() -> int:
         )
 
     sandbox.shutdown()
-    print(f"{'page':<24} {'median ms':>10} {'p95 ms':>8} {'queries':>12}  result")
+    width = max(len(result.page.label) for result in results)
+    print(f"{'page':<{width}} {'median ms':>10} {'p95 ms':>8} {'queries':>12}  result")
     for result in results:
         queries = f"{result.queries_small} → {result.queries}"
         print(
-            f"{result.page.label:<24} {result.median_ms:>10.1f} {result.p95_ms:>8.1f} "
+            f"{result.page.label:<{width}} {result.median_ms:>10.1f} {result.p95_ms:>8.1f} "
             f"{queries:>12}  {'PASS' if result.passed else 'FAIL'}"
         )
     return 0 if all(result.passed for result in results) else 1

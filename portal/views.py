@@ -444,19 +444,34 @@ def number_release(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 SYNCED_KINDS = {"account": CustomerAccount, "source": Source, "number": Number}
+# The most objects one page asks about at once (a page shows 25 rows of a few each).
+LIVE_LIMIT = 200
 
 
 @staff_view()
-def sync_badge(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
-    """A live sync-state badge; it polls itself while the object is in flux."""
-    model = SYNCED_KINDS.get(kind)
-    if model is None:
-        return HttpResponse(status=404)
-    obj = get_object_or_404(model.objects.filter(customer__partner=request.partner), pk=pk)
-    if kind == "source":
-        # A source's row also shows what reconciliation writes back: tracking number, status.
-        return render(request, "portal/_source_row.html", {"source": obj})
-    return render(request, "portal/_badge.html", {"obj": obj, "kind": kind})
+def sync_status(request: HttpRequest) -> HttpResponse:
+    """The fresh badges, and source rows, of the objects a page shows in flux.
+
+    The page sends `objects=account:1,source-row:7,…` every two seconds while any
+    is in flux, and swaps each answer in by its id: one request, at most a query per
+    kind, however many objects the page shows."""
+    wanted: dict[str, set[int]] = {}
+    for item in request.GET.get("objects", "").split(",")[:LIVE_LIMIT]:
+        kind, _, pk = item.partition(":")
+        if (kind in SYNCED_KINDS or kind == "source-row") and pk.isdecimal() and len(pk) <= 18:
+            wanted.setdefault(kind, set()).add(int(pk))
+
+    def fresh(kind: str, model: type) -> list:
+        if kind not in wanted:
+            return []
+        return list(model.objects.filter(customer__partner=request.partner, pk__in=wanted[kind]))
+
+    badges = [(kind, fresh(kind, model)) for kind, model in SYNCED_KINDS.items()]
+    return render(
+        request,
+        "portal/_sync_status.html",
+        {"badges": badges, "source_rows": fresh("source-row", Source)},
+    )
 
 
 @staff_view()

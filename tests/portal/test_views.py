@@ -126,27 +126,43 @@ def test_another_partners_objects_are_404(operator):
         reverse("portal:customer_delete", args=[customer.pk]),
         reverse("portal:source_edit", args=[source.pk]),
         reverse("portal:number_edit", args=[number.pk]),
-        reverse("portal:sync_badge", args=["source", source.pk]),
     ]:
         assert operator.get(url).status_code == 404, url
     assert operator.post(reverse("portal:source_end", args=[source.pk])).status_code == 404
+    status = operator.get(
+        reverse("portal:sync_status"), {"objects": f"source-row:{source.pk},number:{number.pk}"}
+    )
+    assert status.status_code == 200
+    assert f"source-{source.pk}" not in status.content.decode()
+    assert f"badge-number-{number.pk}" not in status.content.decode()
 
 
-def test_badge_polls_while_pending_and_stops_when_synced(operator):
-    populate(operator.partner, 1)
-    source = Customer.objects.get().sources.get()
-    url = reverse("portal:sync_badge", args=["source", source.pk])
+def test_live_objects_are_marked_and_refreshed_in_one_request(operator):
+    populate(operator.partner, 2)
+    first, second = Customer.objects.order_by("name")
+    source = first.sources.get()
+    page = operator.get(reverse("portal:customer_detail", args=[first.pk])).content.decode()
+    assert f'data-live="source-row:{source.pk}"' in page
+    accounts = list(CustomerAccount.objects.values_list("pk", flat=True))
+    asked = ",".join(
+        [f"source-row:{source.pk}", *(f"account:{pk}" for pk in accounts), "bogus:1", "number:x"]
+    )
 
-    pending = operator.get(url).content.decode()
     source.sync_state = "synced"
     source.destnr = "+4612345678"
     source.save()
-    synced = operator.get(url).content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        response = operator.get(reverse("portal:sync_status"), {"objects": asked})
 
-    assert 'hx-trigger="every 2s"' in pending
-    assert "hx-trigger" not in synced
-    assert "+4612345678" in synced
-    assert 'id="badge-source-' in synced
+    fresh = response.content.decode()
+    assert f'<template><tr id="source-{source.pk}"' in fresh.replace("\n", "")
+    assert "+4612345678" in fresh
+    assert f'data-live="source-row:{source.pk}"' not in fresh  # synced: no longer polled
+    for pk in accounts:
+        assert f'id="badge-account-{pk}"' in fresh
+        assert f'data-live="account:{pk}"' in fresh  # still pending
+    assert fresh.count('hx-swap-oob="true"') == len(accounts) + 1
+    assert len(queries) <= 6
 
 
 def test_csv_import_previews_then_runs(operator, django_capture_on_commit_callbacks):
