@@ -66,3 +66,15 @@ def create_customer(partner, *accounts, **fields):
         requested_by=None,
         **{**CUSTOMER, **fields},
     )
+
+
+SOURCE = {"name": "AdWords", "media": "Google.com", "phonenr": "+4689051000"}
+
+
+def create_source(customer, provider_account, **fields):
+    return services.source_create(
+        customer=customer,
+        provider_account=provider_account,
+        requested_by=None,
+        **{**SOURCE, **fields},
+    )

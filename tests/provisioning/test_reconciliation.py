@@ -17,7 +17,7 @@ from provisioning.models import (
     Source,
     SyncState,
 )
-from tests.provisioning.conftest import create_customer, run_open_operations
+from tests.provisioning.conftest import create_customer, create_source, run_open_operations
 
 pytestmark = pytest.mark.django_db
 
@@ -92,14 +92,7 @@ def test_adopting_an_unmanaged_customer_binds_it(freespee, partner, sandbox):
 
 def test_source_status_and_tracking_number_are_written_back(freespee, partner, sandbox):
     customer = create_customer(partner, freespee, custnr="1")
-    source = services.source_create(
-        customer=customer,
-        provider_account=freespee,
-        requested_by=None,
-        name="AdWords",
-        media="Google.com",
-        phonenr="+4689051000",
-    )
+    source = create_source(customer, freespee)
     run_open_operations()
     source.refresh_from_db()
     freespee_state(sandbox).set_source_status(int(source.remote_id), "quarantined")

@@ -21,7 +21,12 @@ from provisioning.models import (
     SyncState,
 )
 from tests.factories import PartnerFactory, ProviderAccountFactory
-from tests.provisioning.conftest import create_customer, make_due, run_open_operations
+from tests.provisioning.conftest import (
+    create_customer,
+    create_source,
+    make_due,
+    run_open_operations,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -59,14 +64,7 @@ def test_recorded_exchanges_never_hold_the_secret(freespee, partner):
 
 def test_source_gets_its_tracking_number_written_back(freespee, partner):
     customer = create_customer(partner, freespee)
-    source = services.source_create(
-        customer=customer,
-        provider_account=freespee,
-        requested_by=None,
-        name="AdWords",
-        media="Google.com",
-        phonenr="+4689051000",
-    )
+    source = create_source(customer, freespee)
 
     run_open_operations()
 
@@ -79,14 +77,7 @@ def test_source_gets_its_tracking_number_written_back(freespee, partner):
 
 def test_source_waits_for_its_customer_without_calling(freespee, partner, sandbox):
     customer = create_customer(partner, freespee)
-    source = services.source_create(
-        customer=customer,
-        provider_account=freespee,
-        requested_by=None,
-        name="AdWords",
-        media="Google.com",
-        phonenr="+4689051000",
-    )
+    source = create_source(customer, freespee)
 
     sync.operation_run(operation_id=source.operations.get().id)
 
@@ -200,14 +191,7 @@ def test_delete_after_a_create_lost_its_answer_finds_and_deletes_it(freespee, pa
 def test_delete_after_a_source_create_lost_its_answer_ends_the_source(freespee, partner, sandbox):
     customer = create_customer(partner, freespee)
     run_open_operations()
-    source = services.source_create(
-        customer=customer,
-        provider_account=freespee,
-        requested_by=None,
-        name="AdWords",
-        media="Google.com",
-        phonenr="+46 8 905 10 00",
-    )
+    source = create_source(customer, freespee)
     sandbox.set_faults("freespee", lost_response_rate=1.0)
     create = SyncOperation.objects.get(source=source, action=SyncAction.CREATE)
     sync.operation_run(operation_id=create.id)
@@ -343,14 +327,7 @@ def test_surevoip_customer_and_number_are_provisioned(surevoip, partner):
 def test_a_source_of_a_customer_that_failed_fails_with_the_reason(freespee, partner, sandbox):
     # Freespee refuses German customers without custom fields 1 to 6.
     customer = create_customer(partner, freespee, country="DEU")
-    source = services.source_create(
-        customer=customer,
-        provider_account=freespee,
-        requested_by=None,
-        name="AdWords",
-        media="Google.com",
-        phonenr="+4689051000",
-    )
+    source = create_source(customer, freespee)
 
     run_open_operations()
 

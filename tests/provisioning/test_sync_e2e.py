@@ -22,6 +22,7 @@ from provisioning.models import (
 )
 from tests.conftest import wait_until
 from tests.factories import PartnerFactory, ProviderAccountFactory, SureVoIPAccountFactory
+from tests.provisioning.conftest import create_source
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -66,14 +67,7 @@ def test_customer_source_and_number_end_synced_with_tracking_number(sandbox, cel
         requested_by=None,
         **customer_fields(1),
     )
-    source = services.source_create(
-        customer=customer,
-        provider_account=freespee,
-        requested_by=None,
-        name="AdWords",
-        media="Google.com",
-        phonenr="+4689051000",
-    )
+    source = create_source(customer, freespee)
     number = services.number_create(
         customer=customer,
         provider_account=surevoip,
