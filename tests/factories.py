@@ -109,9 +109,13 @@ class SyncOperationFactory(factory.django.DjangoModelFactory):
 
 
 def populate(partner, count: int, start: int = 0) -> None:
-    """`count` customers at Freespee and SureVoIP, each with a source and a number."""
-    freespee = ProviderAccountFactory(partner=partner)
-    surevoip = SureVoIPAccountFactory(partner=partner)
+    """`count` customers at the partner's Freespee and SureVoIP accounts (made on
+    the first call), each with a source and a number."""
+    accounts = models.ProviderAccount.objects.filter(partner=partner)
+    freespee = accounts.filter(kind=models.ProviderKind.FREESPEE).first()
+    freespee = freespee or ProviderAccountFactory(partner=partner)
+    surevoip = accounts.filter(kind=models.ProviderKind.SUREVOIP).first()
+    surevoip = surevoip or SureVoIPAccountFactory(partner=partner)
     for n in range(start, start + count):
         customer = services.customer_create(
             partner=partner,
