@@ -10,10 +10,13 @@ from provisioning.models import (
     CustomerAccount,
     ImportJob,
     ImportState,
+    Number,
     ProviderKind,
     ReconciliationRun,
+    Source,
     StaffMembership,
     StaffRole,
+    SyncOperation,
     SyncState,
 )
 from tests.factories import (
@@ -88,6 +91,31 @@ def page_urls(partner) -> dict[str, str]:
     return urls
 
 
+def action_urls(partner) -> dict[str, str]:
+    """A URL of every POST-only route, on the partner's first objects."""
+    customer = Customer.objects.filter(partner=partner).order_by("pk").first()
+    source, number = customer.sources.get(), customer.numbers.get()
+    account = customer.accounts.first()
+    run = ReconciliationRun.objects.create(provider_account=account.provider_account)
+    api_key, _ = services.api_key_create(partner=partner, name="theirs")
+    urls = {
+        "source_end": reverse("portal:source_end", args=[source.pk]),
+        "number_provision": reverse("portal:number_provision"),
+        "number_dnd": reverse("portal:number_dnd", args=[number.pk]),
+        "number_release": reverse("portal:number_release", args=[number.pk]),
+        "operation_retry": reverse("portal:operation_retry", args=[account.operations.get().pk]),
+        "drift_push": reverse("portal:drift_push", args=["account", account.pk]),
+        "run_adopt": reverse("portal:run_adopt", args=[run.pk]),
+        "api_key_revoke": reverse("portal:api_key_revoke", args=[api_key.pk]),
+    }
+    for action in ("resume", "ping", "reconcile"):
+        urls[f"provider_account_{action}"] = reverse(
+            f"portal:provider_account_{action}", args=[account.provider_account_id]
+        )
+    assert set(urls) == POST_ONLY
+    return urls
+
+
 def test_every_page_renders_with_a_number_of_queries_that_does_not_grow(partner_admin):
     def grow(start: int, count: int) -> None:
         populate(partner_admin.partner, count, start=start)
@@ -144,32 +172,54 @@ def test_customer_create_goes_through_the_services(operator):
 
 def test_viewer_cannot_change_anything(viewer):
     populate(viewer.partner, 1)
-    customer = Customer.objects.get()
+    StaffMembershipFactory(partner=viewer.partner, role=StaffRole.VIEWER)
+    urls = {**page_urls(viewer.partner), **action_urls(viewer.partner)}
+    operations, customers = SyncOperation.objects.count(), Customer.objects.count()
 
-    assert viewer.get(reverse("portal:customer_list")).status_code == 200
-    assert viewer.get(reverse("portal:customer_create")).status_code == 403
-    assert viewer.post(reverse("portal:customer_create"), {"name": "X"}).status_code == 403
-    assert viewer.post(reverse("portal:customer_delete", args=[customer.pk])).status_code == 403
-    assert Customer.objects.filter(deleted_at__isnull=True).count() == 1
+    refused = {
+        name for name, url in urls.items() if viewer.post(url, {"name": "X"}).status_code == 403
+    }
+
+    # Every POST is refused, and every form: a viewer reads the pages that show things.
+    assert refused == set(urls)
+    assert (SyncOperation.objects.count(), Customer.objects.count()) == (operations, customers)
+    readable = {name for name in urls if viewer.get(urls[name]).status_code == 200}
+    assert readable == {
+        "dashboard",
+        "customer_list",
+        "customer_detail",
+        "number_list",
+        "number_search",
+        "attention",
+        "import_detail",
+        "import_progress",
+        "import_report",
+        "sync_status",
+    }
 
 
-def test_another_partners_objects_are_404(operator):
+def test_another_partners_objects_are_404(partner_admin):
     other = PartnerFactory()
     populate(other, 1)
-    customer = Customer.objects.get()
-    source = customer.sources.get()
-    number = customer.numbers.get()
+    StaffMembershipFactory(partner=other, role=StaffRole.VIEWER)
+    pages, actions = page_urls(other), action_urls(other)
+    operations = SyncOperation.objects.count()
 
-    for url in [
-        reverse("portal:customer_detail", args=[customer.pk]),
-        reverse("portal:customer_edit", args=[customer.pk]),
-        reverse("portal:customer_delete", args=[customer.pk]),
-        reverse("portal:source_edit", args=[source.pk]),
-        reverse("portal:number_edit", args=[number.pk]),
-    ]:
-        assert operator.get(url).status_code == 404, url
-    assert operator.post(reverse("portal:source_end", args=[source.pk])).status_code == 404
-    status = operator.get(
+    # Every route that names an object: an admin of another partner finds none of them.
+    for name, url in pages.items():
+        if any(part.isdigit() for part in url.split("?")[0].split("/")):
+            assert partner_admin.get(url).status_code == 404, name
+    for name, url in actions.items():
+        if name != "number_provision":
+            assert partner_admin.post(url).status_code == 404, name
+    provision = partner_admin.post(
+        actions["number_provision"],
+        {"customer": Customer.objects.get().pk, "e164": "+441224000999"},
+    )
+    assert provision.status_code == 404
+    assert SyncOperation.objects.count() == operations
+    source, number = Source.objects.get(), Number.objects.get()
+    status = partner_admin.get(
         reverse("portal:sync_status"), {"objects": f"source-row:{source.pk},number:{number.pk}"}
     )
     assert status.status_code == 200
