@@ -178,9 +178,6 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view()
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _customer(request, pk)
-    operations = selectors.operation_list(
-        partner=request.partner, customer=customer
-    ).prefetch_related("exchanges")[:50]
     return render(
         request,
         "portal/customer_detail.html",
@@ -188,9 +185,21 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "customer": customer,
             "sources": selectors.source_list(partner=request.partner).filter(customer=customer),
             "numbers": selectors.number_list(partner=request.partner).filter(customer=customer),
-            "operations": operations,
+            **_timeline(request, customer),
         },
     )
+
+
+def _timeline(request: HttpRequest, customer: Customer) -> dict:
+    """A customer's 50 latest operations with their exchanges, and whether any is open."""
+    operations = list(
+        selectors.operation_list(partner=request.partner, customer=customer).prefetch_related(
+            "exchanges"
+        )[:50]
+    )
+    open_states = (OperationState.PENDING, OperationState.RUNNING)
+    live = any(operation.state in open_states for operation in operations)
+    return {"operations": operations, "timeline_live": live}
 
 
 @staff_view(StaffRole.OPERATOR)
@@ -445,6 +454,7 @@ def number_release(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 SYNCED_KINDS = {"account": CustomerAccount, "source": Source, "number": Number}
+LIVE_KINDS = {*SYNCED_KINDS, "source-row", "timeline"}
 # The most objects one page asks about at once (a page shows 25 rows of a few each).
 LIVE_LIMIT = 200
 
@@ -453,13 +463,13 @@ LIVE_LIMIT = 200
 def sync_status(request: HttpRequest) -> HttpResponse:
     """The fresh badges, and source rows, of the objects a page shows in flux.
 
-    The page sends `objects=account:1,source-row:7,…` every two seconds while any
-    is in flux, and swaps each answer in by its id: one request, at most a query per
-    kind, however many objects the page shows."""
+    The page sends `objects=account:1,source-row:7,timeline:3,…` every two seconds
+    while any is in flux, and swaps each answer in by its id: one request, at most a
+    query per kind, however many objects the page shows."""
     wanted: dict[str, set[int]] = {}
     for item in request.GET.get("objects", "").split(",")[:LIVE_LIMIT]:
         kind, _, pk = item.partition(":")
-        if (kind in SYNCED_KINDS or kind == "source-row") and pk.isdecimal() and len(pk) <= 18:
+        if kind in LIVE_KINDS and pk.isdecimal() and len(pk) <= 18:
             wanted.setdefault(kind, set()).add(int(pk))
 
     def fresh(kind: str, model: type) -> list:
@@ -471,10 +481,22 @@ def sync_status(request: HttpRequest) -> HttpResponse:
         return list(model.objects.filter(Exists(own), pk__in=wanted[kind]).order_by())
 
     badges = [(kind, fresh(kind, model)) for kind, model in SYNCED_KINDS.items()]
+    # A customer page shows one timeline.
+    timeline_of = next(iter(wanted.get("timeline", ())), None)
+    customer = (
+        selectors.customer_list(partner=request.partner).filter(pk=timeline_of).first()
+        if timeline_of
+        else None
+    )
     return render(
         request,
         "portal/_sync_status.html",
-        {"badges": badges, "source_rows": fresh("source-row", Source)},
+        {
+            "badges": badges,
+            "source_rows": fresh("source-row", Source),
+            "customer": customer,
+            **(_timeline(request, customer) if customer else {}),
+        },
     )
 
 

@@ -225,6 +225,10 @@ def test_another_partners_objects_are_404(partner_admin):
     assert status.status_code == 200
     assert f"source-{source.pk}" not in status.content.decode()
     assert f"badge-number-{number.pk}" not in status.content.decode()
+    timeline = partner_admin.get(
+        reverse("portal:sync_status"), {"objects": f"timeline:{Customer.objects.get().pk}"}
+    )
+    assert "timeline-" not in timeline.content.decode()
 
 
 def test_live_objects_are_marked_and_refreshed_in_one_request(operator):
@@ -253,6 +257,22 @@ def test_live_objects_are_marked_and_refreshed_in_one_request(operator):
         assert f'data-live="account:{pk}"' in fresh  # still pending
     assert fresh.count('hx-swap-oob="true"') == len(accounts) + 1
     assert len(queries) <= 6
+
+
+def test_the_timeline_is_live_while_an_operation_is_open(operator):
+    populate(operator.partner, 1)
+    customer = Customer.objects.get()
+    page = operator.get(reverse("portal:customer_detail", args=[customer.pk])).content.decode()
+    assert f'data-live="timeline:{customer.pk}"' in page
+    url = reverse("portal:sync_status")
+
+    open_ = operator.get(url, {"objects": f"timeline:{customer.pk}"}).content.decode()
+    SyncOperation.objects.update(state="succeeded")
+    done = operator.get(url, {"objects": f"timeline:{customer.pk}"}).content.decode()
+
+    assert f'<section id="timeline-{customer.pk}"' in open_
+    assert 'hx-swap-oob="true"' in open_ and "data-live" in open_
+    assert "Succeeded" in done and "data-live" not in done
 
 
 def test_csv_import_previews_then_runs(operator, django_capture_on_commit_callbacks):
