@@ -286,6 +286,8 @@ def test_csv_import_previews_then_runs(operator, django_capture_on_commit_callba
     assert response.status_code == 302
     assert [bool(row["errors"]) for row in job.rows] == [False, True, True]
     assert Customer.objects.count() == 0
+    preview = operator.get(response["Location"]).content.decode()
+    assert "Import 1 row" in preview and "not-an-email" not in preview.split("<table")[0]
 
     from provisioning import imports
 
