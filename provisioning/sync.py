@@ -356,10 +356,15 @@ def number_record(number: Number) -> NumberRecord:
 def _push(operation: SyncOperation, target: object, adapter: Adapter) -> dict:
     """Send the object's current state; returns the fields to write back."""
     action = operation.action
+    # What the provider does not have yet is created, whatever the operation says:
+    # an update after a create that failed (the provider refused it) creates it.
+    creating = action != SyncAction.DELETE and not target.remote_id
     # A create that may already have happened (an earlier attempt timed out,
     # lost its answer or died with its worker) is looked up before it is repeated.
-    retried_create = action == SyncAction.CREATE and (
-        operation.attempts > 1 or operation.exchanges.exists()
+    retried_create = creating and (
+        operation.attempts > 1
+        or operation.exchanges.exists()
+        or (action == SyncAction.UPDATE and _create_was_attempted(target))
     )
     if isinstance(target, CustomerAccount):
         record = customer_record(target)
@@ -371,7 +376,7 @@ def _push(operation: SyncOperation, target: object, adapter: Adapter) -> dict:
             if remote_id:
                 _delete(lambda: adapter.customer_delete(remote_id))
             return {}
-        if action == SyncAction.CREATE and not target.remote_id:
+        if creating:
             found = adapter.customer_find(record.custnr) if retried_create else None
             result = found or adapter.customer_create(record)
             if found:
@@ -390,7 +395,7 @@ def _push(operation: SyncOperation, target: object, adapter: Adapter) -> dict:
                 _delete(lambda: adapter.source_delete(remote_id))
             return {}
         record = source_record(target)
-        if action == SyncAction.CREATE and not target.remote_id:
+        if creating:
             found = (
                 adapter.source_find(record.customer_remote_id, record.name, record.media)
                 if retried_create
@@ -404,7 +409,7 @@ def _push(operation: SyncOperation, target: object, adapter: Adapter) -> dict:
     if action == SyncAction.DELETE:
         _delete(lambda: adapter.number_delete(record.customer_remote_id, record.e164))
         return {}
-    if action == SyncAction.CREATE and not target.remote_id:
+    if creating:
         found = (
             adapter.number_find(record.customer_remote_id, record.e164) if retried_create else None
         )
@@ -416,7 +421,7 @@ def _push(operation: SyncOperation, target: object, adapter: Adapter) -> dict:
     return {}
 
 
-def _create_was_attempted(target: CustomerAccount | Source) -> bool:
+def _create_was_attempted(target: CustomerAccount | Source | Number) -> bool:
     """Whether a create of the object went out, so that it may exist at the provider
     although its answer never came back (lost, timed out, or its worker died), for
     instance when a delete superseded the create's retry."""

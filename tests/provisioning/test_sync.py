@@ -207,6 +207,22 @@ def test_delete_after_a_source_create_lost_its_answer_ends_the_source(freespee, 
     assert adapter.source_find(remote_id, "AdWords", "Google.com") is None
 
 
+def test_an_edit_after_a_refused_create_creates_the_customer(surevoip, partner, sandbox):
+    customer = create_customer(partner, surevoip, firstname="")
+    run_open_operations()
+    account = customer.accounts.get()
+    assert account.sync_state == SyncState.FAILED and account.sync_error_field == "firstname"
+
+    services.customer_update(customer=customer, requested_by=None, firstname="Dana")
+    run_open_operations()
+
+    account.refresh_from_db()
+    assert account.sync_state == SyncState.SYNCED and account.remote_id
+    found = sync.adapter_for(surevoip).customer_get(account.remote_id)
+    assert found.firstname == "Dana"
+    assert not [r for r in sandbox.requests_log("surevoip") if r["status"] == 405]
+
+
 def test_provider_field_error_fails_on_the_portal_field(freespee, partner):
     other = PartnerFactory()
     twin = ProviderAccountFactory(partner=other, base_url=freespee.base_url)
