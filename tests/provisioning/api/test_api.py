@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -322,6 +324,18 @@ def test_schema_validates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))
 
     assert (tmp_path / "s.yaml").read_text().startswith("openapi: 3")
+
+
+def test_the_api_docs_are_served_by_the_portal_itself(client):
+    from django.contrib.staticfiles import finders
+
+    page = client.get("/api/docs/").content.decode()
+
+    scripts = re.findall(r'src="([^"]+)"', page)
+    assert scripts and all(src.startswith("/static/") for src in scripts), scripts
+    assert "cdn." not in page
+    for src in scripts:
+        assert finders.find(src.removeprefix("/static/")), src
 
 
 class TestTenantIsolation:
