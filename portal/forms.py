@@ -74,8 +74,11 @@ class SourceForm(forms.ModelForm):
     def __init__(self, *args, customer: Customer, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.instance.customer = customer
+        # The Freespee accounts the customer is at: a source needs its customer there.
         self.fields["provider_account"].queryset = ProviderAccount.objects.filter(
-            partner_id=customer.partner_id, kind=ProviderKind.FREESPEE
+            partner_id=customer.partner_id,
+            kind=ProviderKind.FREESPEE,
+            customer_accounts__customer=customer,
         )
         if self.instance.pk:
             del self.fields["provider_account"]

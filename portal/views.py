@@ -423,8 +423,18 @@ def number_provision(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"{number.e164} is being provisioned for {customer.name}.")
             return redirect("portal:customer_detail", pk=customer.pk)
-    messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    messages.error(request, _errors_in_words(form))
     return redirect("portal:number_search")
+
+
+def _errors_in_words(form: Any) -> str:
+    """A form's errors as one sentence per field, each named by its label."""
+    sentences = []
+    for name, errors in form.errors.items():
+        field = form.fields.get(name)
+        label = f"{field.label or name.capitalize()}: " if field else ""
+        sentences.append(label + " ".join(errors))
+    return " ".join(sentences)
 
 
 @staff_view(StaffRole.OPERATOR)

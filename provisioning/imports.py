@@ -14,6 +14,7 @@ from django.utils import timezone
 from provisioning import services
 from provisioning.models import (
     Customer,
+    CustomerAccount,
     ImportJob,
     ImportKind,
     ImportState,
@@ -21,6 +22,7 @@ from provisioning.models import (
     Partner,
     ProviderAccount,
     ProviderKind,
+    SyncState,
 )
 
 MAX_ROWS = 5000
@@ -88,7 +90,9 @@ class _NumberCheck:
     """Checks number rows against the partner's customers and the numbers already
     in the portal, each read once for the whole file."""
 
-    def __init__(self, partner: Partner, rows: list[dict[str, str]]) -> None:
+    def __init__(
+        self, partner: Partner, rows: list[dict[str, str]], provider_account: ProviderAccount
+    ) -> None:
         custnrs = {row.get("custnr", "") for row in rows}
         self.customers = {
             customer.custnr: customer
@@ -96,6 +100,14 @@ class _NumberCheck:
                 partner=partner, custnr__in=custnrs, deleted_at__isnull=True
             )
         }
+        self.at_provider = set(
+            CustomerAccount.objects.filter(
+                provider_account=provider_account, customer__in=self.customers.values()
+            )
+            .exclude(sync_state__in=[SyncState.DELETING, SyncState.DELETED])
+            .values_list("customer_id", flat=True)
+        )
+        self.provider_account = provider_account
         self.taken: set[str] | None = None
         self.numbers: list[Number] = []
 
@@ -103,6 +115,8 @@ class _NumberCheck:
         customer = self.customers.get(values.get("custnr", ""))
         if customer is None:
             return {"custnr": ["No customer with this customer number."]}
+        if customer.pk not in self.at_provider:
+            return {"custnr": [f"The customer has no account at {self.provider_account}."]}
         number = Number(
             customer=customer,
             e164=values.get("e164", ""),
@@ -136,14 +150,16 @@ def import_preview(
     requested_by: Any,
 ) -> ImportJob:
     """Read and validate every row; nothing is created yet."""
-    if kind == ImportKind.NUMBERS and not any(
-        account.kind == ProviderKind.SUREVOIP for account in provider_accounts
-    ):
+    surevoip = next((a for a in provider_accounts if a.kind == ProviderKind.SUREVOIP), None)
+    if kind == ImportKind.NUMBERS and surevoip is None:
         raise ValidationError(
             {"provider_accounts": "Choose the SureVoIP account to provision the numbers on."}
         )
     rows = _read(content, kind)
-    check = _customer_errors if kind == ImportKind.CUSTOMERS else _NumberCheck(partner, rows)
+    if kind == ImportKind.CUSTOMERS:
+        check = _customer_errors
+    else:
+        check = _NumberCheck(partner, rows, surevoip)
     seen: set[str] = set()
     checked = []
     for line, values in enumerate(rows, start=2):

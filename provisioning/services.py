@@ -253,7 +253,10 @@ def number_create(
     number = Number(customer=customer, provider_account=provider_account)
     _assign(number, fields)
     _check_provider(number, ProviderKind.SUREVOIP, ProviderKind.SIPGATE)
-    number.full_clean()
+    number.full_clean(validate_constraints=False)
+    if Number.objects.filter(provider_account=provider_account, e164=number.e164).exists():
+        raise ValidationError({"e164": "The portal already holds this number."})
+    number.validate_constraints()
     number.save()
     sync_operation_enqueue(obj=number, action=SyncAction.CREATE, requested_by=requested_by)
     return number
@@ -283,6 +286,26 @@ def _check_provider(obj: Source | Number, *kinds: str) -> None:
     if provider_account.partner_id != obj.customer.partner_id:
         raise ValidationError(
             {"provider_account": "That provider account belongs to another partner."}
+        )
+    # Accepted now, refused by the provider later: a source or number needs its
+    # customer at that provider (a sipgate account is the customer's own).
+    if provider_account.kind == ProviderKind.SIPGATE:
+        if provider_account.customer_id != obj.customer_id:
+            raise ValidationError(
+                {"provider_account": "That sipgate account belongs to another customer."}
+            )
+    elif (
+        not CustomerAccount.objects.filter(
+            customer_id=obj.customer_id, provider_account=provider_account
+        )
+        .exclude(sync_state__in=[SyncState.DELETING, SyncState.DELETED])
+        .exists()
+    ):
+        raise ValidationError(
+            {
+                "provider_account": f"{obj.customer.name} has no account at {provider_account}: "
+                "add the customer there first."
+            }
         )
 
 

@@ -453,3 +453,18 @@ def test_a_number_import_without_a_surevoip_account_is_refused_on_that_field(ope
     assert response.status_code == 200
     assert "provider_accounts" in response.context["form"].errors
     assert not ImportJob.objects.exists()
+
+
+def test_a_source_is_offered_only_at_freespee_accounts_the_customer_is_at(operator):
+    populate(operator.partner, 1)
+    customer = Customer.objects.get()
+    elsewhere = ProviderAccountFactory(partner=operator.partner, name="Freespee two")
+    lonely = CustomerFactory(partner=operator.partner)
+
+    offered = operator.get(reverse("portal:source_create", args=[customer.pk]))
+    none = operator.get(reverse("portal:source_create", args=[lonely.pk])).content.decode()
+
+    accounts = list(offered.context["form"].fields["provider_account"].queryset)
+    assert elsewhere not in accounts and len(accounts) == 1
+    assert "needs the customer at Freespee first" in none
+    assert 'id="id_media"' not in none

@@ -16,6 +16,7 @@ from provisioning.models import (
     SyncOperation,
 )
 from tests.factories import (
+    CustomerAccountFactory,
     CustomerFactory,
     NumberFactory,
     PartnerFactory,
@@ -102,6 +103,8 @@ def test_number_rows_are_checked_against_customers_and_numbers_in_one_pass():
     partner = PartnerFactory()
     surevoip = SureVoIPAccountFactory(partner=partner)
     customer = CustomerFactory(partner=partner, custnr="1412")
+    CustomerAccountFactory(customer=customer, provider_account=surevoip)
+    CustomerFactory(partner=partner, custnr="NOACCOUNT")
     CustomerFactory(custnr="OTHER")  # another partner's
     NumberFactory(customer=customer, provider_account=surevoip, e164="+441224000001")
     text = (
@@ -111,13 +114,14 @@ def test_number_rows_are_checked_against_customers_and_numbers_in_one_pass():
         "1412,not a number,\n"
         "1412,+441224000001,\n"
         "1412,+44 1224 279484,\n"
+        "NOACCOUNT,01224 279486,\n"
     )
 
     with CaptureQueriesContext(connection) as queries:
         job = preview(partner, ImportKind.NUMBERS, text, [surevoip])
 
     errors = [sorted(row["errors"]) for row in job.rows]
-    assert errors == [[], ["custnr"], ["e164"], ["e164"], ["e164"]]
+    assert errors == [[], ["custnr"], ["e164"], ["e164"], ["e164"], ["custnr"]]
     assert job.rows[0]["values"]["e164"] == "+441224279484"
     assert "already holds" in job.rows[3]["errors"]["e164"][0]
     assert len(queries) <= 6

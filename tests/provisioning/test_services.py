@@ -9,7 +9,12 @@ from provisioning.models import (
     SyncOperation,
     SyncState,
 )
-from tests.factories import CustomerFactory, PartnerFactory, ProviderAccountFactory
+from tests.factories import (
+    CustomerFactory,
+    PartnerFactory,
+    ProviderAccountFactory,
+    SureVoIPAccountFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +116,46 @@ def test_provider_account_of_another_partner_is_refused():
         )
 
     assert "provider_account" in error.value.message_dict
+
+
+def test_a_source_or_number_needs_its_customer_at_that_provider():
+    partner = PartnerFactory()
+    freespee = ProviderAccountFactory(partner=partner)
+    surevoip = SureVoIPAccountFactory(partner=partner)
+    customer = CustomerFactory(partner=partner)
+
+    with pytest.raises(ValidationError) as source_refused:
+        services.source_create(
+            customer=customer,
+            provider_account=freespee,
+            requested_by=None,
+            name="AdWords",
+            media="Google.com",
+            phonenr="+4689051000",
+        )
+    with pytest.raises(ValidationError) as number_refused:
+        services.number_create(
+            customer=customer, provider_account=surevoip, requested_by=None, e164="+441224279484"
+        )
+
+    for refused in (source_refused, number_refused):
+        assert "has no account at" in refused.value.message_dict["provider_account"][0]
+    assert not SyncOperation.objects.exists()
+
+
+def test_a_number_the_portal_holds_is_refused_on_its_field():
+    partner = PartnerFactory()
+    surevoip = SureVoIPAccountFactory(partner=partner)
+    customer = services.customer_create(
+        partner=partner, provider_accounts=[surevoip], requested_by=None, name="A", custnr="1"
+    )
+    services.number_create(
+        customer=customer, provider_account=surevoip, requested_by=None, e164="+441224279484"
+    )
+
+    with pytest.raises(ValidationError) as refused:
+        services.number_create(
+            customer=customer, provider_account=surevoip, requested_by=None, e164="01224 279484"
+        )
+
+    assert refused.value.message_dict == {"e164": ["The portal already holds this number."]}
