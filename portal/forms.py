@@ -35,6 +35,8 @@ class CustomerForm(forms.ModelForm):
     def __init__(self, *args, partner: Partner, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.instance.partner = partner
+        # "Sweden" is refused with a reason, not cut to "Swe" by the browser.
+        self.fields["country"].widget.attrs.pop("maxlength", None)
         accounts = ProviderAccount.objects.filter(partner=partner).exclude(
             kind=ProviderKind.SIPGATE
         )

@@ -9,6 +9,7 @@ import hashlib
 import re
 import secrets
 
+import pycountry
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MinValueValidator
@@ -338,13 +339,24 @@ class Customer(models.Model):
             raise ValidationError(errors) from None
 
     def clean(self) -> None:
+        errors = {}
         if self.phone:
-            self.phone = phone_number_or_error(self.phone, "phone")
+            try:
+                self.phone = phone_number_or_error(self.phone, "phone")
+            except ValidationError as error:
+                errors.update(error.message_dict)
         if self.country:
             # Check before upper-casing: "ß".upper() is "SS", which would overflow the column.
             if not re.fullmatch(r"[A-Za-z]{3}", self.country):
-                raise ValidationError({"country": "Use the three-letter ISO code, e.g. GBR."})
-            self.country = self.country.upper()
+                errors["country"] = ["Use the three-letter ISO code, e.g. GBR."]
+            elif pycountry.countries.get(alpha_3=self.country.upper()) is None:
+                errors["country"] = [
+                    f"{self.country.upper()} is no country's ISO code (e.g. GBR, DEU, SWE)."
+                ]
+            else:
+                self.country = self.country.upper()
+        if errors:
+            raise ValidationError(errors)
 
 
 # Freespee's custom_1 … custom_20, 255 characters each.

@@ -119,11 +119,29 @@ def test_sipgate_account_must_belong_to_a_customer():
     assert "customer" in error.value.message_dict
 
 
-@pytest.mark.parametrize("country", ["ßßß", "GB", "G1R"])
-def test_country_must_be_three_ascii_letters(country):
+@pytest.mark.parametrize("country", ["ßßß", "GB", "G1R", "GER", "Swe den"])
+def test_country_must_be_an_iso_three_letter_code(country):
     customer = CustomerFactory.build(country=country)
 
     with pytest.raises(ValidationError) as error:
         customer.clean()
 
     assert list(error.value.message_dict) == ["country"]
+
+
+def test_a_customers_phone_and_country_errors_come_together():
+    customer = CustomerFactory.build(phone="12", country="GER")
+
+    with pytest.raises(ValidationError) as error:
+        customer.clean()
+
+    assert sorted(error.value.message_dict) == ["country", "phone"]
+    assert "DEU" in error.value.message_dict["country"][0]
+
+
+def test_a_country_code_is_stored_in_capitals():
+    customer = CustomerFactory.build(country="swe")
+
+    customer.clean()
+
+    assert customer.country == "SWE"
