@@ -121,6 +121,12 @@ class NumberRoutingForm(forms.ModelForm):
 
 
 class NumberSearchForm(forms.Form):
+    account = forms.ModelChoiceField(
+        queryset=ProviderAccount.objects.none(),
+        required=False,
+        empty_label=None,
+        label="SureVoIP account",
+    )
     area = forms.CharField(
         required=False, max_length=40, help_text="Area code or name, e.g. 1224 or Aberdeen."
     )
@@ -128,6 +134,17 @@ class NumberSearchForm(forms.Form):
         required=False, max_length=20, label="Vanity letters or digits", help_text="e.g. CALL"
     )
     number_range = forms.CharField(required=False, max_length=60, help_text="e.g. 1000-1999,3000")
+
+    def __init__(self, *args, accounts, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = accounts
+        if accounts.count() < 2:
+            del self.fields["account"]  # nothing to choose
+
+    def has_search(self) -> bool:
+        return any(
+            self.cleaned_data.get(name) for name in ("area", "number_filter", "number_range")
+        )
 
 
 class ListFilterForm(forms.Form):

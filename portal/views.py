@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from integrations.errors import IntegrationError
+from integrations.errors import IntegrationError, TransientError
 from portal import forms
 from provisioning import budget, imports, selectors, services
 from provisioning.models import (
@@ -362,14 +362,12 @@ def _next_url(request: HttpRequest, default: str) -> str:
 
 @staff_view()
 def number_search(request: HttpRequest) -> HttpResponse:
-    form = forms.NumberSearchForm(request.GET or None)
+    accounts = selectors.surevoip_accounts(partner=request.partner)
+    form = forms.NumberSearchForm(request.GET or None, accounts=accounts)
     results, error = [], ""
-    account = (
-        selectors.provider_account_list(partner=request.partner)
-        .filter(kind=ProviderKind.SUREVOIP)
-        .first()
-    )
-    if form.is_valid() and any(form.cleaned_data.values()):
+    searched = form.is_valid() and form.has_search()
+    account = (form.cleaned_data.get("account") if searched else None) or accounts.first()
+    if searched:
         if account is None:
             error = "Add a SureVoIP account to search for numbers."
         else:
@@ -382,8 +380,10 @@ def number_search(request: HttpRequest) -> HttpResponse:
                     number_filter=form.cleaned_data["number_filter"],
                     number_range=form.cleaned_data["number_range"],
                 )
+            except TransientError as exc:
+                error = f"SureVoIP could not be reached ({account}): {exc.message}"
             except IntegrationError as exc:
-                error = f"SureVoIP did not answer the search: {exc.message}"
+                error = f"SureVoIP refused the search ({account}): {exc.message}"
     chosen = _number_customer_chosen(request)
     customer_options = ""
     if results:

@@ -105,6 +105,13 @@ def provider_account_list(*, partner: Partner) -> QuerySet[ProviderAccount]:
     return ProviderAccount.objects.filter(partner=partner).order_by("kind", "name", "id")
 
 
+def surevoip_accounts(*, partner: Partner) -> QuerySet[ProviderAccount]:
+    """The partner's SureVoIP accounts, those not paused first: what a number search uses."""
+    return ProviderAccount.objects.filter(partner=partner, kind=ProviderKind.SUREVOIP).order_by(
+        "paused", "name", "id"
+    )
+
+
 def provider_accounts_by_health(*, partner: Partner) -> QuerySet[ProviderAccount]:
     """The partner's accounts, paused ones first, then those whose last call failed."""
     trouble = Case(

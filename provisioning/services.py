@@ -673,13 +673,20 @@ def number_search(
     number_filter: str = "",
     number_range: str = "",
 ) -> list:
-    """Available SureVoIP numbers, searched through the account (its budget applies)."""
+    """Available SureVoIP numbers, searched through the account (its budget applies),
+    but those the portal already holds there."""
     from provisioning.sync import adapter_for, recording
 
     with recording():
-        return adapter_for(provider_account).numbers_search(
+        found = adapter_for(provider_account).numbers_search(
             areacode=areacode,
             area_name=area_name,
             number_filter=number_filter,
             number_range=number_range,
         )
+    held = set(
+        Number.objects.filter(
+            provider_account=provider_account, e164__in=[number.e164 for number in found]
+        ).values_list("e164", flat=True)
+    )
+    return [number for number in found if number.e164 not in held]

@@ -30,7 +30,6 @@ from provisioning.models import (
     OperationState,
     Partner,
     ProviderAccount,
-    ProviderKind,
     SyncOperation,
 )
 
@@ -446,9 +445,7 @@ class NumberSearchView(APIView):
         query = api.NumberSearchSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = dict(query.validated_data)
-        accounts = selectors.provider_account_list(partner=partner_of(request)).filter(
-            kind=ProviderKind.SUREVOIP
-        )
+        accounts = selectors.surevoip_accounts(partner=partner_of(request))
         if "provider_account" in data:
             accounts = accounts.filter(pk=data.pop("provider_account"))
         account = accounts.first()

@@ -468,3 +468,33 @@ def test_a_source_is_offered_only_at_freespee_accounts_the_customer_is_at(operat
     assert elsewhere not in accounts and len(accounts) == 1
     assert "needs the customer at Freespee first" in none
     assert 'id="id_media"' not in none
+
+
+def test_number_search_uses_an_account_that_works_and_hides_numbers_already_held(operator, sandbox):
+    broken = SureVoIPAccountFactory(
+        partner=operator.partner, name="A broken", base_url=f"{sandbox.url}/surevoip"
+    )
+    services.provider_account_pause(provider_account=broken, reason="401")
+    working = SureVoIPAccountFactory(
+        partner=operator.partner, name="B working", base_url=f"{sandbox.url}/surevoip"
+    )
+    budget_reset(provider_account=working)
+    url = reverse("portal:number_search")
+    first = operator.get(url, {"area": "1224"}).context["results"]
+    customer = services.customer_create(
+        partner=operator.partner,
+        provider_accounts=[working],
+        requested_by=None,
+        name="A",
+        custnr="1",
+    )
+    services.number_create(
+        customer=customer, provider_account=working, requested_by=None, e164=first[0].e164
+    )
+
+    response = operator.get(url, {"area": "1224"})
+
+    assert response.context["account"] == working
+    assert "account" in response.context["form"].fields  # two to choose from
+    assert first[0].e164 not in [number.e164 for number in response.context["results"]]
+    assert len(response.context["results"]) == len(first) - 1
