@@ -242,7 +242,7 @@ def source_create(request: HttpRequest, customer_pk: int) -> HttpResponse:
 
 @staff_view(StaffRole.OPERATOR)
 def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    source = get_object_or_404(selectors.source_list(partner=request.partner), pk=pk)
+    source = get_object_or_404(_changeable(selectors.source_list(partner=request.partner)), pk=pk)
     form = forms.SourceForm(request.POST or None, instance=source, customer=source.customer)
     if request.method == "POST" and form.is_valid():
         try:
@@ -264,7 +264,7 @@ def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view(StaffRole.OPERATOR)
 @require_POST
 def source_end(request: HttpRequest, pk: int) -> HttpResponse:
-    source = get_object_or_404(selectors.source_list(partner=request.partner), pk=pk)
+    source = get_object_or_404(_changeable(selectors.source_list(partner=request.partner)), pk=pk)
     services.source_delete(source=source, requested_by=request.user)
     messages.success(request, f"The source “{source.name}” is being ended.")
     return redirect("portal:customer_detail", pk=source.customer_id)
@@ -330,7 +330,10 @@ def number_list(request: HttpRequest) -> HttpResponse:
 def number_dnd(request: HttpRequest, pk: int) -> HttpResponse:
     """Turn a sipgate extension's do-not-disturb on or off."""
     number = get_object_or_404(
-        _live_numbers(request).filter(provider_account__kind=ProviderKind.SIPGATE), pk=pk
+        _changeable(selectors.number_list(partner=request.partner)).filter(
+            provider_account__kind=ProviderKind.SIPGATE
+        ),
+        pk=pk,
     )
     dnd = request.POST.get("dnd") == "on"
     try:
@@ -345,11 +348,9 @@ def number_dnd(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(_next_url(request, "portal:number_list"))
 
 
-def _live_numbers(request: HttpRequest):
-    """The partner's numbers that can still be changed: not being released, nor gone."""
-    return selectors.number_list(partner=request.partner).exclude(
-        sync_state__in=[SyncState.DELETING, SyncState.DELETED]
-    )
+def _changeable(objects):
+    """The objects that can still be changed: not being deleted (released, ended), nor gone."""
+    return objects.exclude(sync_state__in=[SyncState.DELETING, SyncState.DELETED])
 
 
 def _next_url(request: HttpRequest, default: str) -> str:
@@ -439,7 +440,7 @@ def _errors_in_words(form: Any) -> str:
 
 @staff_view(StaffRole.OPERATOR)
 def number_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    number = get_object_or_404(_live_numbers(request), pk=pk)
+    number = get_object_or_404(_changeable(selectors.number_list(partner=request.partner)), pk=pk)
     form = forms.NumberRoutingForm(request.POST or None, instance=number)
     if request.method == "POST" and form.is_valid():
         try:
@@ -457,14 +458,14 @@ def number_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view(StaffRole.OPERATOR)
 @require_POST
 def number_release(request: HttpRequest, pk: int) -> HttpResponse:
-    number = get_object_or_404(selectors.number_list(partner=request.partner), pk=pk)
+    number = get_object_or_404(_changeable(selectors.number_list(partner=request.partner)), pk=pk)
     services.number_delete(number=number, requested_by=request.user)
     messages.success(request, f"{number.e164} is being released.")
     return redirect("portal:customer_detail", pk=number.customer_id)
 
 
 SYNCED_KINDS = {"account": CustomerAccount, "source": Source, "number": Number}
-LIVE_KINDS = {*SYNCED_KINDS, "source-row", "timeline"}
+LIVE_KINDS = {*SYNCED_KINDS, "source-row", "number-row", "timeline"}
 # The most objects one page asks about at once (a page shows 25 rows of a few each).
 LIVE_LIMIT = 200
 
@@ -504,6 +505,7 @@ def sync_status(request: HttpRequest) -> HttpResponse:
         {
             "badges": badges,
             "source_rows": fresh("source-row", Source),
+            "number_rows": fresh("number-row", Number),
             "customer": customer,
             **(_timeline(request, customer) if customer else {}),
         },

@@ -446,7 +446,8 @@ def test_numbers_being_released_cannot_be_changed(operator):
 
     toggled = operator.post(reverse("portal:number_dnd", args=[number.pk]), {"dnd": "on"})
     edited = operator.get(reverse("portal:number_edit", args=[number.pk]))
+    released = operator.post(reverse("portal:number_release", args=[number.pk]))
 
-    assert (toggled.status_code, edited.status_code) == (404, 404)
+    assert (toggled.status_code, edited.status_code, released.status_code) == (404, 404, 404)
     number.refresh_from_db()
     assert number.sync_state == "deleting" and not number.dnd

@@ -498,3 +498,18 @@ def test_number_search_uses_an_account_that_works_and_hides_numbers_already_held
     assert "account" in response.context["form"].fields  # two to choose from
     assert first[0].e164 not in [number.e164 for number in response.context["results"]]
     assert len(response.context["results"]) == len(first) - 1
+
+
+def test_a_number_being_released_loses_its_actions_live(operator):
+    populate(operator.partner, 1)
+    number = Number.objects.get()
+    page = operator.get(reverse("portal:customer_detail", args=[number.customer_id]))
+    assert f'data-live="number-row:{number.pk}"' in page.content.decode()
+
+    operator.post(reverse("portal:number_release", args=[number.pk]))
+    row = operator.get(reverse("portal:sync_status"), {"objects": f"number-row:{number.pk}"})
+
+    fresh = row.content.decode()
+    number.refresh_from_db()
+    assert "<template>" in fresh and f'<tr id="number-{number.pk}" ' in fresh
+    assert number.get_sync_state_display() in fresh and "Release" not in fresh
