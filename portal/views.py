@@ -529,7 +529,12 @@ def attention(request: HttpRequest) -> HttpResponse:
     runs = selectors.reconciliation_run_list(partner=request.partner).filter(
         dry_run=False, unmanaged__gt=0
     )[:5]
-    return render(request, "portal/attention.html", {**sections, "runs": runs})
+    in_flight = SyncOperation.objects.filter(
+        partner=request.partner, state__in=[OperationState.PENDING, OperationState.RUNNING]
+    ).count()
+    return render(
+        request, "portal/attention.html", {**sections, "runs": runs, "in_flight": in_flight}
+    )
 
 
 @staff_view(StaffRole.OPERATOR)

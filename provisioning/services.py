@@ -524,7 +524,8 @@ def reconciliation_adopt(
                 )
         adopted += 1
     run.unmanaged_items = [i for i in run.unmanaged_items if i["remote_id"] not in wanted]
-    run.save(update_fields=["unmanaged_items"])
+    run.unmanaged = len(run.unmanaged_items)
+    run.save(update_fields=["unmanaged_items", "unmanaged"])
     return adopted
 
 

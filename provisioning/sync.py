@@ -210,9 +210,10 @@ def _claim(operation_id: int) -> SyncOperation | None:
             _wait(operation, account.rate_limited_until - now, "Waiting: provider rate limit.")
             return None
         if account.paused:
-            _wait(
-                operation, PAUSED_RECHECK, f"Waiting: {account} is paused. {account.paused_reason}"
-            )
+            reason = f"Waiting: {account} is paused. {account.paused_reason}"
+            _wait(operation, PAUSED_RECHECK, reason)
+            # The object says why it stays pending, where staff see it.
+            type(target).objects.filter(pk=target.pk).update(sync_error=reason)
             return None
         blocker, fatal = _dependency(operation, target)
         if fatal:

@@ -408,9 +408,18 @@ def test_needs_attention_lists_unmanaged_customers_and_numbers(operator):
 
     response = operator.get(reverse("portal:attention"))
 
+    page = response.content.decode()
     assert response.status_code == 200
-    assert "Found customer" in response.content.decode()
-    assert "number +441224900999 +441224900999" in response.content.decode()
+    assert 'customer Found customer <span class="muted">77</span>' in page
+    assert "number +441224900999</label>" in page
+
+
+def test_needs_attention_says_what_is_still_on_its_way(operator):
+    populate(operator.partner, 1)
+
+    page = operator.get(reverse("portal:attention")).content.decode()
+
+    assert "Nothing needs you. 2 changes are on the way to the providers." in page
 
 
 def test_number_search_offers_the_linked_customer_and_the_newest_ones(operator, sandbox):

@@ -264,6 +264,18 @@ def test_refused_credentials_pause_the_account_and_burn_nothing(freespee, partne
     assert customer.accounts.get().sync_state == SyncState.SYNCED
 
 
+def test_work_waiting_on_a_paused_account_says_so(freespee, partner, sandbox):
+    services.provider_account_pause(provider_account=freespee, reason="Maintenance", actor=None)
+    customer = create_customer(partner, freespee)
+
+    sync.operation_run(operation_id=SyncOperation.objects.get().id)
+
+    account = customer.accounts.get()
+    assert account.sync_state == SyncState.PENDING
+    assert "is paused" in account.sync_error and "Maintenance" in account.sync_error
+    assert sandbox.requests_log("freespee") == []
+
+
 def test_a_spent_budget_reschedules_without_calling(freespee, partner, sandbox):
     ProviderAccount.objects.filter(pk=freespee.pk).update(request_budget=2)
     freespee.refresh_from_db()
