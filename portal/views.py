@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -401,9 +402,17 @@ def number_search(request: HttpRequest) -> HttpResponse:
         "chosen": chosen,
         "account": account,
     }
-    partial = request.headers.get("HX-Request") == "true"
+    # A search answers with its results only; going back in history needs the whole page.
+    partial = (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
     template = "portal/_number_results.html" if partial else "portal/number_search.html"
-    return render(request, template, context)
+    response = render(request, template, context)
+    # One URL, two answers: the browser must not serve the results alone from its
+    # cache when Back asks for the page.
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response
 
 
 @staff_view(StaffRole.OPERATOR)

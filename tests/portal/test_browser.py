@@ -137,6 +137,10 @@ def test_a_partner_staff_members_day(page, live_server, sandbox, celery_workers,
     expect(page.locator(f"#badge-number-{number.pk}")).to_have_text(
         "Synced", timeout=SYNC_TIMEOUT_MS
     )
+    # Back to the search: what was searched is still in its field.
+    page.go_back()
+    expect(page.locator("#id_number_filter")).to_have_value("Ab")
+    page.go_forward()
 
     # Import 50 customers from a CSV; the progress bar reaches 100 %.
     rows = "\n".join(f"Imported {n},IMP{n:03d},imp{n}@example.com" for n in range(50))

@@ -432,6 +432,7 @@ def test_number_search_offers_the_linked_customer_and_the_newest_ones(operator, 
 
     options = response.context["customer_options"]
     assert response.context["results"]
+    assert "HX-Request" in response["Vary"]  # the page and its results share a URL
     assert f'<option value="{oldest.pk}" selected>' in options
     assert f'<option value="{newest.pk}">' in options
     assert f'<option value="{second.pk}">' not in options
