@@ -23,3 +23,17 @@ def django_setup(name: str) -> None:
     call_command("migrate", verbosity=0)
     # Every run starts from an empty database.
     call_command("flush", interactive=False, verbosity=0)
+
+
+def customer_contact(n: int) -> dict[str, str]:
+    """Customer n's contact fields, complete enough for every provider to accept."""
+    return {
+        "email": f"c{n}@example.com",
+        "firstname": "Ann",
+        "lastname": "Bench",
+        "phone": "+441224279484",
+        "address": f"{n % 200} High Street",
+        "city": "Aberdeen",
+        "postcode": "AB10 1AA",
+        "country": "GBR",
+    }

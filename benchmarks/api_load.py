@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from _setup import ROOT, django_setup
+from _setup import ROOT, customer_contact, django_setup
 
 CUSTOMERS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 10
@@ -106,14 +106,7 @@ def seed() -> tuple[str, int, int]:
             partner=partner,
             name=f"Customer {n:05d}",
             custnr=f"C{n:06d}",
-            email=f"c{n}@example.com",
-            firstname="Ann",
-            lastname="Bench",
-            phone="+441224279484",
-            address="1 High Street",
-            city="Aberdeen",
-            postcode="AB10 1AA",
-            country="GBR",
+            **customer_contact(n),
         )
         # The model's own checks, as the services run them, without a query per row:
         # the custnrs are unique by construction.

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from _setup import ROOT, django_setup
+from _setup import ROOT, customer_contact, django_setup
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 400
 LATENCY_MS = int(sys.argv[2]) if len(sys.argv) > 2 else 50
@@ -79,14 +79,7 @@ def main() -> None:
                     requested_by=None,
                     name=f"Bench {n}",
                     custnr=f"B{n:06d}",
-                    email=f"b{n}@example.com",
-                    firstname="Ann",
-                    lastname="Bench",
-                    phone="+441224279484",
-                    address="1 High Street",
-                    city="Aberdeen",
-                    postcode="AB10 1AA",
-                    country="GBR",
+                    **customer_contact(n),
                 )
             started = time.monotonic()
         open_states = [OperationState.PENDING, OperationState.RUNNING]

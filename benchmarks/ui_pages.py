@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from _setup import django_setup
+from _setup import customer_contact, django_setup
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -119,14 +119,7 @@ def seed(
                 partner=partner,
                 name=f"Customer {n:05d}",
                 custnr=f"C{n:05d}",
-                email=f"c{n:05d}@example.com",
-                firstname="Dana",
-                lastname="Loan",
-                phone="+441224279484",
-                address=f"{n % 200} Cormack Park",
-                city="Inverurie",
-                postcode="AB51 8GL",
-                country="GBR",
+                **customer_contact(n),
             )
             for n in numbers
         )

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from provisioning import services
 from provisioning.models import (
+    CUSTOMER_FIELDS,
     Customer,
     CustomerAccount,
     ImportJob,
@@ -27,21 +28,8 @@ from provisioning.models import (
 
 MAX_ROWS = 5000
 PROGRESS_EVERY_SECONDS = 0.3
-CUSTOMER_COLUMNS = [
-    "name",
-    "custnr",
-    "email",
-    "corporateid",
-    "firstname",
-    "lastname",
-    "company_name",
-    "phone",
-    "address",
-    "city",
-    "state",
-    "postcode",
-    "country",
-]
+# A customer's contact fields, without Freespee's settings and custom fields.
+CUSTOMER_COLUMNS = CUSTOMER_FIELDS[: CUSTOMER_FIELDS.index("country") + 1]
 NUMBER_COLUMNS = ["custnr", "e164", "destination", "activated"]
 COLUMNS = {ImportKind.CUSTOMERS: CUSTOMER_COLUMNS, ImportKind.NUMBERS: NUMBER_COLUMNS}
 TRUE_WORDS = {"1", "yes", "true", "y", "on"}

@@ -79,6 +79,10 @@ class OperationState(models.TextChoices):
     SUPERSEDED = "superseded", "Superseded"
 
 
+# An operation in these states is still on its way to the provider.
+OPEN_OPERATION_STATES = (OperationState.PENDING, OperationState.RUNNING)
+
+
 def choices_constraint(
     field: str, choices: type[models.Choices], name: str
 ) -> models.CheckConstraint:

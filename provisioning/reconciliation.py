@@ -22,9 +22,9 @@ from integrations import errors
 from integrations.contract import CustomerRecord, NumberRecord, SourceRecord
 from provisioning.budget import Purpose
 from provisioning.models import (
+    OPEN_OPERATION_STATES,
     CustomerAccount,
     Number,
-    OperationState,
     ProviderAccount,
     ProviderKind,
     ReconciliationRun,
@@ -265,7 +265,7 @@ def _reconcile_numbers(
 def _pending_push(provider_account: ProviderAccount) -> dict[str, int]:
     open_operations = SyncOperation.objects.filter(
         provider_account=provider_account,
-        state__in=[OperationState.PENDING, OperationState.RUNNING],
+        state__in=OPEN_OPERATION_STATES,
     )
     counts = {"create": 0, "update": 0, "delete": 0}
     for action in open_operations.values_list("action", flat=True):

@@ -17,6 +17,7 @@ from django.db.models import (
 from django.db.models.functions import TruncHour
 
 from provisioning.models import (
+    OPEN_OPERATION_STATES,
     ApiKey,
     Customer,
     CustomerAccount,
@@ -99,6 +100,20 @@ def number_list(
     if provider_kind:
         numbers = numbers.filter(provider_account__kind=provider_kind)
     return numbers
+
+
+def synced_objects(*, partner: Partner, model: type, ids: set[int]) -> QuerySet:
+    """The partner's customer accounts, sources or numbers with these ids, unordered.
+
+    Found by id, the partner checked per object: a join on the partner's customers
+    sends SQLite through all of them (80 ms at 10 000 customers, not 2)."""
+    own = Customer.objects.filter(pk=OuterRef("customer_id"), partner=partner)
+    return model.objects.filter(Exists(own), pk__in=ids).order_by()
+
+
+def operations_open(*, partner: Partner) -> QuerySet[SyncOperation]:
+    """The partner's operations still on their way to a provider."""
+    return SyncOperation.objects.filter(partner=partner, state__in=OPEN_OPERATION_STATES)
 
 
 def provider_account_list(*, partner: Partner) -> QuerySet[ProviderAccount]:

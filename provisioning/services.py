@@ -37,8 +37,6 @@ from provisioning.models import (
 
 logger = logging.getLogger(__name__)
 
-OPEN_STATES = (OperationState.PENDING, OperationState.RUNNING)
-
 
 def audit(actor: User | None, obj: Model, message: str, *, added: bool = False) -> None:
     """Record who changed a partner's settings, in the history support staff read

@@ -36,6 +36,7 @@ from integrations.surevoip.adapter import SureVoIPAdapter
 from provisioning.budget import BudgetExhausted, Purpose, budget_take
 from provisioning.models import (
     CUSTOM_FIELD_COUNT,
+    OPEN_OPERATION_STATES,
     CustomerAccount,
     HttpExchange,
     Number,
@@ -185,13 +186,13 @@ def _claim(operation_id: int) -> SyncOperation | None:
         operation.refresh_from_db()
         if operation.state == OperationState.RUNNING and operation.lease_expires_at > now:
             return None
-        if operation.state not in (OperationState.PENDING, OperationState.RUNNING):
+        if operation.state not in OPEN_OPERATION_STATES:
             return None
         if operation.next_attempt_at > now:
             return None
         earlier = (
             SyncOperation.objects.filter(**{field: target}, id__lt=operation.id)
-            .filter(state__in=[OperationState.PENDING, OperationState.RUNNING])
+            .filter(state__in=OPEN_OPERATION_STATES)
             .exists()
         )
         if earlier:

@@ -27,7 +27,7 @@ from provisioning.api.filters import CustomerFilter, NumberFilter, SourceFilter,
 from provisioning.api.idempotency import idempotent
 from provisioning.api.permissions import partner_of
 from provisioning.models import (
-    OperationState,
+    OPEN_OPERATION_STATES,
     Partner,
     ProviderAccount,
     SyncOperation,
@@ -85,9 +85,7 @@ class PartnerViewSet(viewsets.GenericViewSet):
 
     def operations_of(self, obj: Any) -> list[int]:
         return list(
-            obj.operations.filter(
-                state__in=[OperationState.PENDING, OperationState.RUNNING]
-            ).values_list("id", flat=True)
+            obj.operations.filter(state__in=OPEN_OPERATION_STATES).values_list("id", flat=True)
         )
 
 
@@ -261,7 +259,7 @@ class CustomerViewSet(SyncedResourceViewSet):
         return list(
             SyncOperation.objects.filter(
                 customer_account__customer=instance,
-                state__in=[OperationState.PENDING, OperationState.RUNNING],
+                state__in=OPEN_OPERATION_STATES,
             ).values_list("id", flat=True)
         )
 
