@@ -451,3 +451,41 @@ def test_numbers_being_released_cannot_be_changed(operator):
     assert (toggled.status_code, edited.status_code, released.status_code) == (404, 404, 404)
     number.refresh_from_db()
     assert number.sync_state == "deleting" and not number.dnd
+
+
+def test_every_settings_change_is_in_the_admin_history_with_who_made_it(partner_admin, sandbox):
+    other = StaffMembershipFactory(partner=partner_admin.partner, role=StaffRole.VIEWER)
+    account = ProviderAccountFactory(
+        partner=partner_admin.partner, name="Freespee", base_url=f"{sandbox.url}/freespee"
+    )
+    edit = {
+        "name": "Freespee live",
+        "base_url": account.base_url,
+        "api_version": account.api_version,
+        "username": account.username,
+        "request_budget": 5000,
+        "request_budget_window": 3600,
+    }
+
+    partner_admin.post(
+        reverse("portal:staff_edit", args=[other.pk]), {"role": "operator", "is_active": "on"}
+    )
+    partner_admin.post(reverse("portal:api_key_list"), {"name": "billing"})
+    api_key = ApiKey.objects.get()
+    partner_admin.post(reverse("portal:api_key_revoke", args=[api_key.pk]))
+    partner_admin.post(reverse("portal:provider_account_edit", args=[account.pk]), edit)
+    partner_admin.post(reverse("portal:provider_account_pause", args=[account.pk]), {"reason": "x"})
+    partner_admin.post(reverse("portal:provider_account_resume", args=[account.pk]))
+
+    history = [
+        (entry.content_type.model, entry.object_id, entry.change_message)
+        for entry in LogEntry.objects.filter(user=partner_admin.user).order_by("pk")
+    ]
+    assert history == [
+        ("staffmembership", str(other.pk), f"{other.user.username}: role Operator."),
+        ("apikey", str(api_key.pk), "Created."),
+        ("apikey", str(api_key.pk), "Revoked."),
+        ("provideraccount", str(account.pk), "Saved: name."),
+        ("provideraccount", str(account.pk), "Paused: x"),
+        ("provideraccount", str(account.pk), "Resumed."),
+    ]
